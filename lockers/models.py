@@ -1,0 +1,241 @@
+"""The physical network: sites, lockers (units), compartments (doors), size classes.
+
+Whether a compartment is free is never stored: it is derived from its condition
+and from the parcels that hold it (see `CompartmentQuerySet.free`).
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known IANA time zone.")
+
+
+class SizeClass(models.Model):
+    """A door size: inner dimensions in millimetres and the heaviest parcel it takes."""
+
+    code = models.SlugField(max_length=8, unique=True)
+    name = models.CharField(max_length=40)
+    inner_height_mm = models.PositiveIntegerField()
+    inner_width_mm = models.PositiveIntegerField()
+    inner_depth_mm = models.PositiveIntegerField()
+    max_weight_g = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["inner_height_mm", "inner_width_mm", "inner_depth_mm"]
+        verbose_name_plural = "size classes"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(inner_height_mm__gt=0, inner_width_mm__gt=0, inner_depth_mm__gt=0, max_weight_g__gt=0),
+                name="sizeclass_positive_dimensions",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.inner_height_mm}x{self.inner_width_mm}x{self.inner_depth_mm} mm)"
+
+    @property
+    def volume_mm3(self) -> int:
+        return self.inner_height_mm * self.inner_width_mm * self.inner_depth_mm
+
+    def fits(self, *, dimensions_mm: tuple[int, int, int] | None, weight_g: int | None) -> bool:
+        """True if a box of these outer dimensions (any orientation) and weight fits."""
+        if weight_g is not None and weight_g > self.max_weight_g:
+            return False
+        if dimensions_mm is None:
+            return True
+        inner = sorted((self.inner_height_mm, self.inner_width_mm, self.inner_depth_mm))
+        return all(box <= door for box, door in zip(sorted(dimensions_mm), inner, strict=True))
+
+
+class Site(models.Model):
+    class Kind(models.TextChoices):
+        PUBLIC = "public", "Public"
+        RETAIL_STORE = "retail_store", "Retail store"
+        RESIDENTIAL = "residential", "Residential"
+        WORKPLACE = "workplace", "Workplace"
+        STAFFED_POINT = "staffed_point", "Staffed pickup point"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+        MAINTENANCE = "maintenance", "Maintenance"
+        DECOMMISSIONED = "decommissioned", "Decommissioned"
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PUBLIC)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    address_line = models.CharField(max_length=200)
+    city = models.CharField(max_length=80, db_index=True)
+    region = models.CharField(max_length=80, blank=True, help_text="State or province.")
+    postal_code = models.CharField(max_length=16, db_index=True)
+    country = models.CharField(max_length=2, default="US")
+    latitude = models.DecimalField(
+        max_digits=9, decimal_places=6, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    longitude = models.DecimalField(
+        max_digits=9, decimal_places=6, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
+    time_zone = models.CharField(max_length=64, default="America/Chicago", validators=[validate_time_zone])
+    always_open = models.BooleanField(default=True)
+    # {"mon": [["07:00", "22:00"]], ...}: local wall-clock intervals per weekday.
+    opening_hours = models.JSONField(default=dict, blank=True)
+    directions = models.TextField(blank=True, help_text="How to find the lockers once on site.")
+    pickup_window_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Overrides the network's default pickup window at this site."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__gte=-90, latitude__lte=90, longitude__gte=-180, longitude__lte=180),
+                name="site_geo_point_in_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def map_url(self) -> str:
+        return f"https://www.openstreetmap.org/?mlat={self.latitude}&mlon={self.longitude}#map=18/{self.latitude}/{self.longitude}"
+
+    def is_open_at(self, moment: datetime) -> bool:
+        if self.status != self.Status.ACTIVE:
+            return False
+        if self.always_open:
+            return True
+        local = moment.astimezone(self.tz)
+        day = local.strftime("%a").lower()
+        now = local.strftime("%H:%M")
+        return any(start <= now < end for start, end in self.opening_hours.get(day, []))
+
+
+class LockerQuerySet(models.QuerySet):
+    def online(self) -> LockerQuerySet:
+        return self.filter(last_heartbeat_at__gte=timezone.now() - settings.LOCKER_OFFLINE_AFTER)
+
+    def offline(self) -> LockerQuerySet:
+        cutoff = timezone.now() - settings.LOCKER_OFFLINE_AFTER
+        return self.filter(Q(last_heartbeat_at__lt=cutoff) | Q(last_heartbeat_at__isnull=True))
+
+
+class Locker(models.Model):
+    """One physical bank of doors with its own controller."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DECOMMISSIONED = "decommissioned", "Decommissioned"
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="lockers")
+    serial_number = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=60, help_text="Label on the unit, e.g. 'A'.")
+    hardware_model = models.CharField(max_length=60, blank=True)
+    firmware_version = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LockerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["site__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="locker_name_unique_per_site")]
+
+    def __str__(self) -> str:
+        return f"{self.site.name} / {self.name}"
+
+    @property
+    def is_online(self) -> bool:
+        return (
+            self.last_heartbeat_at is not None
+            and self.last_heartbeat_at >= timezone.now() - settings.LOCKER_OFFLINE_AFTER
+        )
+
+
+class CompartmentQuerySet(models.QuerySet):
+    def usable(self) -> CompartmentQuerySet:
+        """Doors an allocation may consider: in good condition, in a live locker at an active site."""
+        return self.filter(
+            condition=Compartment.Condition.OK,
+            locker__status=Locker.Status.ACTIVE,
+            locker__site__status=Site.Status.ACTIVE,
+        )
+
+    def with_occupied(self) -> CompartmentQuerySet:
+        from parcels.models import Parcel
+
+        # A parcel keeps `compartment` set exactly while it holds the door (a database
+        # constraint guarantees it), so "occupied" is simply "some parcel points here".
+        return self.annotate(occupied=Exists(Parcel.objects.filter(compartment=OuterRef("pk"))))
+
+    def free(self) -> CompartmentQuerySet:
+        """Usable doors that no active parcel holds: the only definition of 'free'."""
+        return self.usable().with_occupied().filter(occupied=False)
+
+
+class Compartment(models.Model):
+    class TemperatureZone(models.TextChoices):
+        AMBIENT = "ambient", "Ambient"
+        CHILLED = "chilled", "Chilled"
+        FROZEN = "frozen", "Frozen"
+
+    class Condition(models.TextChoices):
+        OK = "ok", "OK"
+        OUT_OF_SERVICE = "out_of_service", "Out of service"
+        DIRTY = "dirty", "Dirty"
+        BROKEN = "broken", "Broken"
+
+    class DoorState(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown"
+        CLOSED = "closed", "Closed"
+        OPEN = "open", "Open"
+
+    locker = models.ForeignKey(Locker, on_delete=models.CASCADE, related_name="compartments")
+    label = models.CharField(max_length=12)
+    size_class = models.ForeignKey(SizeClass, on_delete=models.PROTECT, related_name="compartments")
+    column = models.PositiveSmallIntegerField()
+    row = models.PositiveSmallIntegerField(help_text="1 is the bottom row.")
+    reach_height_mm = models.PositiveIntegerField(help_text="Height of the door's handle above the ground.")
+    accessible = models.BooleanField(
+        default=False, help_text="Within reach from a wheelchair (handle at most 1220 mm, ADA forward reach)."
+    )
+    temperature_zone = models.CharField(
+        max_length=10, choices=TemperatureZone.choices, default=TemperatureZone.AMBIENT
+    )
+    condition = models.CharField(max_length=20, choices=Condition.choices, default=Condition.OK)
+    door_state = models.CharField(max_length=10, choices=DoorState.choices, default=DoorState.UNKNOWN)
+    door_state_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CompartmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["locker", "column", "row"]
+        constraints = [
+            models.UniqueConstraint(fields=["locker", "label"], name="compartment_label_unique_per_locker"),
+            models.UniqueConstraint(fields=["locker", "column", "row"], name="compartment_position_unique"),
+            models.CheckConstraint(condition=Q(column__gte=1, row__gte=1), name="compartment_position_positive"),
+        ]
+        indexes = [models.Index(fields=["size_class", "condition"], name="compartment_size_condition")]
+
+    def __str__(self) -> str:
+        return f"{self.locker} #{self.label}"
