@@ -188,6 +188,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "lockers_site.problems.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Open smart-locker network API",

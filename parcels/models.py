@@ -94,14 +94,15 @@ class Parcel(models.Model):
     pickup_code = models.ForeignKey(
         "PickupCode", on_delete=models.SET_NULL, null=True, blank=True, related_name="parcels"
     )
-    # Random seed of the recipient's page link; the link itself is a keyed function of it.
+    # Random seed of the recipient's page link; the link token is a keyed function of
+    # it (see parcels.codes) and is found again through its keyed hash.
     page_seed = models.CharField(max_length=64, unique=True)
+    page_token_hash = models.CharField(max_length=64, unique=True)
 
     hold_expires_at = models.DateTimeField(null=True, blank=True)
     deposited_at = models.DateTimeField(null=True, blank=True)
     pickup_deadline = models.DateTimeField(null=True, blank=True)
     extensions_used = models.PositiveSmallIntegerField(default=0)
-    reminder_sent_at = models.DateTimeField(null=True, blank=True)
     picked_up_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
@@ -193,8 +194,9 @@ class KeypadGuard(models.Model):
     """Wrong-code counters for one locker's keypad, updated atomically with F() expressions."""
 
     locker = models.OneToOneField("lockers.Locker", on_delete=models.CASCADE, related_name="keypad_guard")
-    day = models.DateField()
-    failures_today = models.PositiveIntegerField(default=0)
+    day = models.DateField(help_text="The locker's local day the counters belong to.")
+    failures_today = models.PositiveIntegerField(default=0, help_text="Codes tested and found wrong.")
+    refused_today = models.PositiveIntegerField(default=0, help_text="Attempts refused while locked.")
     consecutive_failures = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
 

@@ -32,3 +32,82 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if _required("REQUIRE_BROWSER"):
             pytest.fail(f"REQUIRE_BROWSER=1 but this test {message}")
         pytest.skip(message)
+
+
+# --- a small network shared by the parcel tests ------------------------------------------
+
+
+@pytest.fixture
+def sizes(db):
+    from lockers.models import SizeClass
+
+    specs = [("s", "Small", 80), ("m", "Medium", 190), ("l", "Large", 410)]
+    return {
+        code: SizeClass.objects.create(
+            code=code, name=name, inner_height_mm=height, inner_width_mm=380, inner_depth_mm=640, max_weight_g=25000
+        )
+        for code, name, height in specs
+    }
+
+
+@pytest.fixture
+def site(sizes):
+    from lockers.models import Site
+
+    return Site.objects.create(
+        code="loring-park", name="Loring Park Lockers", address_line="1382 Willow St", city="Minneapolis",
+        postal_code="55403", latitude="44.969400", longitude="-93.283100",
+    )
+
+
+@pytest.fixture
+def make_locker(site):
+    from lockers.models import Locker
+    from lockers.services import locker_lay_out
+
+    def make(layout: str = "s s m m l\ns m l", *, at=None, serial: str | None = None) -> Locker:
+        target = at or site
+        serial = serial or f"SN-{target.pk}-{Locker.objects.count() + 1}"
+        locker = Locker.objects.create(site=target, serial_number=serial, name=serial[-4:])
+        locker_lay_out(locker=locker, layout=layout)
+        return locker
+
+    return make
+
+
+@pytest.fixture
+def locker(make_locker):
+    return make_locker()
+
+
+@pytest.fixture
+def carrier(db):
+    from carriers.models import Partner
+
+    return Partner.objects.create(name="Northstar Parcel", slug="northstar", kind=Partner.Kind.CARRIER)
+
+
+@pytest.fixture
+def announce(carrier, site, sizes):
+    """Announce a parcel through the service with sensible defaults."""
+    from itertools import count
+
+    from parcels.lifecycle import Who
+    from parcels.models import Actor
+    from parcels.services import ParcelSpec, Recipient, parcel_announce
+
+    numbers = count(1)
+
+    def make(**overrides):
+        arguments = {
+            "partner": carrier,
+            "tracking_number": f"NS{next(numbers):08d}",
+            "site": site,
+            "recipient": Recipient(name="Ada Recipient", phone="+16125550100", email="ada@example.com"),
+            "spec": ParcelSpec(size_class=sizes["s"]),
+            "who": Who(Actor.PARTNER, "northstar"),
+        }
+        arguments.update(overrides)
+        return parcel_announce(**arguments)
+
+    return make

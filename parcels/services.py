@@ -1,0 +1,546 @@
+"""Every change to a parcel. Each service is one transaction (durable at the entry
+point) and goes through `lifecycle.apply_transition` for any change of status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from carriers.models import Partner
+from lockers.models import Compartment, Locker, Site, SizeClass
+from lockers.services import compartments_set_condition
+from notifications.models import Notification
+from notifications.services import notifications_enqueue
+
+from . import codes
+from .allocation import compartment_take, fitting_free_compartments, fitting_size_classes
+from .errors import (
+    CodeRefused,
+    DuplicateTrackingNumber,
+    ExtensionNotAllowed,
+    NoFittingCompartment,
+    SiteUnavailable,
+    TransitionNotAllowed,
+)
+from .keypad import keypad_attempt_failed, keypad_attempt_succeeded, keypad_take_attempt
+from .lifecycle import BIRTH_EVENTS, Change, Where, Who, apply_transition, record_event
+from .models import Actor, ExceptionReason, Parcel, ParcelStatus, PickupCode
+
+RECIPIENT_EXTENSIONS_ALLOWED = 1
+# How often to redraw a code whose PIN collides with a live one at the same site.
+CODE_DRAWS = 8
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    phone: str = ""
+    email: str = ""
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class ParcelSpec:
+    """What the partner says about the item: a size class or dimensions, weight, needs."""
+
+    size_class: SizeClass | None = None
+    length_mm: int | None = None
+    width_mm: int | None = None
+    height_mm: int | None = None
+    weight_g: int | None = None
+    needs_accessible: bool = False
+    temperature_need: str = Parcel.TemperatureNeed.AMBIENT
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    code: PickupCode
+    pin: str
+    qr_token: str
+
+
+# --- codes ---------------------------------------------------------------------------
+
+
+def code_secrets(code: PickupCode) -> tuple[str, str]:
+    """The PIN and QR token of a code, recomputed from its seed (never stored)."""
+    return codes.pin_from_seed(code.seed), codes.qr_token_from_seed(code.seed)
+
+
+def page_token(parcel: Parcel) -> str:
+    return codes.page_token_from_seed(parcel.page_seed)
+
+
+def _code_issue(*, site: Site, purpose: str) -> IssuedCode:
+    """Create a live code whose PIN is unique among live codes at `site`."""
+    for _ in range(CODE_DRAWS):
+        seed = codes.new_seed()
+        pin, qr = codes.pin_from_seed(seed), codes.qr_token_from_seed(seed)
+        try:
+            with transaction.atomic():
+                code = PickupCode.objects.create(
+                    site=site, purpose=purpose, seed=seed,
+                    pin_hash=codes.pin_hash(site.pk, pin), qr_hash=codes.qr_hash(qr),
+                )
+        except IntegrityError:
+            continue  # the PIN is live at this site already: draw again
+        return IssuedCode(code=code, pin=pin, qr_token=qr)
+    raise RuntimeError(f"Could not draw a free code at site {site.pk} in {CODE_DRAWS} tries.")
+
+
+def _code_end(code_id: int | None, state: str) -> None:
+    """End a code once no parcel it opens is still waiting behind it."""
+    if code_id is None:
+        return
+    waiting = Parcel.objects.filter(
+        pickup_code_id=code_id, status__in=[ParcelStatus.READY_FOR_PICKUP, ParcelStatus.RETURN_ANNOUNCED]
+    )
+    if not waiting.exists():
+        PickupCode.objects.filter(pk=code_id, state=PickupCode.State.LIVE).update(state=state, ended_at=timezone.now())
+
+
+# --- announce, reserve, redirect, cancel --------------------------------------------
+
+
+def _check_site_accepts(site: Site, partner: Partner, kind: str) -> None:
+    if site.status != Site.Status.ACTIVE:
+        raise SiteUnavailable(f"{site.name} is {site.get_status_display().lower()} and takes no parcels.")
+    if kind == Parcel.Kind.CLICK_AND_COLLECT and not partner.stores.filter(pk=site.pk).exists():
+        raise SiteUnavailable(f"{site.name} is not one of {partner.name}'s stores.")
+
+
+def _new_parcel(
+    *, partner: Partner, kind: str, status: str, tracking_number: str, external_reference: str,
+    site: Site, recipient: Recipient, spec: ParcelSpec,
+) -> Parcel:
+    if Parcel.objects.filter(partner=partner, tracking_number=tracking_number).exists():
+        raise DuplicateTrackingNumber(f"Tracking number {tracking_number} is already in use.")
+    seed = codes.new_seed()
+    parcel = Parcel(
+        partner=partner, kind=kind, status=status, tracking_number=tracking_number,
+        external_reference=external_reference, site=site, recipient_name=recipient.name,
+        recipient_phone=recipient.phone, recipient_email=recipient.email, recipient_language=recipient.language,
+        size_class=spec.size_class, length_mm=spec.length_mm, width_mm=spec.width_mm, height_mm=spec.height_mm,
+        weight_g=spec.weight_g, needs_accessible=spec.needs_accessible, temperature_need=spec.temperature_need,
+        page_seed=seed, page_token_hash=codes.page_token_hash(codes.page_token_from_seed(seed)),
+    )
+    fitting_size_classes(parcel)  # refuse a parcel no door of the network can take
+    try:
+        with transaction.atomic():
+            parcel.save()
+    except IntegrityError as error:
+        raise DuplicateTrackingNumber(f"Tracking number {tracking_number} is already in use.") from error
+    return parcel
+
+
+def parcel_announce(
+    *, partner: Partner, tracking_number: str, site: Site, recipient: Recipient, spec: ParcelSpec,
+    kind: str = Parcel.Kind.DELIVERY, external_reference: str = "", reserve: bool = False, who: Who,
+) -> Parcel:
+    """Announce a delivery or click-and-collect parcel, optionally reserving a door now.
+
+    All or nothing: if the reservation is asked for and no door fits, no parcel is
+    created and `NoFittingCompartment` names nearby sites with room. Raises
+    `SiteUnavailable`, `ParcelTooBig`, `DuplicateTrackingNumber`.
+    """
+    if kind == Parcel.Kind.RETURN:
+        raise ValueError("Use return_announce for returns.")
+    _check_site_accepts(site, partner, kind)
+    with transaction.atomic():
+        parcel = _new_parcel(
+            partner=partner, kind=kind, status=ParcelStatus.ANNOUNCED, tracking_number=tracking_number,
+            external_reference=external_reference, site=site, recipient=recipient, spec=spec,
+        )
+        _record_birth(parcel, who)
+        if reserve:
+            parcel = parcel_reserve(parcel_id=parcel.pk, who=who)
+    return parcel
+
+
+def _record_birth(parcel: Parcel, who: Who) -> None:
+    record_event(
+        parcel, event_type=parcel.status, from_status="", where=Where(), who=who,
+        occurred_at=timezone.now(), webhook_type=BIRTH_EVENTS[parcel.status],
+    )
+
+
+def _reserve_in(parcel: Parcel, doors_scope: Q, who: Who, action: str = "reserve") -> Parcel:
+    sizes = fitting_size_classes(parcel)
+    doors = fitting_free_compartments(parcel, sizes).filter(doors_scope)
+    hold_until = timezone.now() + settings.RESERVATION_HOLD
+
+    def assign(door: Compartment) -> Parcel:
+        change = Change(fields={"compartment": door, "hold_expires_at": hold_until})
+        return apply_transition(parcel.pk, action, who=who, where=Where(compartment=door), change=change)
+
+    return compartment_take(parcel, doors, assign)
+
+
+def parcel_reserve(*, parcel_id: int, who: Who) -> Parcel:
+    """Hold the smallest fitting free door at the parcel's site for the hold window.
+
+    Raises `TransitionNotAllowed` unless announced, `SiteUnavailable`, or
+    `NoFittingCompartment` (with nearby sites that have room). Changes nothing on error.
+    """
+    with transaction.atomic():
+        parcel = Parcel.objects.select_related("site", "partner").get(pk=parcel_id)
+        if parcel.status != ParcelStatus.ANNOUNCED:
+            raise TransitionNotAllowed(f"Only an announced parcel can be reserved; this one is {parcel.status}.")
+        _check_site_accepts(parcel.site, parcel.partner, parcel.kind)
+        return _reserve_in(parcel, Q(locker__site=parcel.site), who)
+
+
+def holds_release_expired(*, now: datetime | None = None) -> int:
+    """Release every reservation whose hold has run out. Safe to run twice at once."""
+    now = now or timezone.now()
+    released = 0
+    due = Parcel.objects.filter(status=ParcelStatus.RESERVED, hold_expires_at__lte=now).values_list("pk", flat=True)
+    for parcel_id in list(due):
+        change = Change(fields={"compartment": None, "hold_expires_at": None}, reason=ExceptionReason.HOLD_EXPIRED)
+        try:
+            with transaction.atomic():
+                parcel = Parcel.objects.select_for_update().get(pk=parcel_id)
+                if parcel.hold_expires_at is None or parcel.hold_expires_at > now:
+                    continue  # re-held since we listed it
+                apply_transition(parcel_id, "release_hold", who=Who(Actor.SYSTEM), change=change)
+        except TransitionNotAllowed:
+            continue  # deposited or cancelled meanwhile
+        released += 1
+    return released
+
+
+def parcel_cancel(*, parcel_id: int, who: Who) -> Parcel:
+    """Cancel a parcel not yet in a door (or a return not yet dropped off); frees its hold."""
+    with transaction.atomic():
+        code_id = Parcel.objects.values_list("pickup_code_id", flat=True).get(pk=parcel_id)
+        change = Change(fields={"compartment": None, "hold_expires_at": None},
+                        reason=ExceptionReason.CANCELLED_BY_PARTNER)
+        parcel = apply_transition(parcel_id, "cancel", who=who, change=change)
+        _code_end(code_id, PickupCode.State.REVOKED)
+    return parcel
+
+
+def parcel_redirect(*, parcel_id: int, site: Site, who: Who) -> Parcel:
+    """Send a parcel not yet deposited to another site; a held door moves with it.
+
+    If the parcel held a door, a door is held at the new site in the same transaction;
+    if none fits there, nothing changes and `NoFittingCompartment` names sites with room.
+    """
+    with transaction.atomic():
+        parcel = Parcel.objects.select_related("partner").get(pk=parcel_id)
+        if parcel.site_id == site.pk:
+            raise TransitionNotAllowed(f"The parcel is already going to {site.name}.")
+        _check_site_accepts(site, parcel.partner, parcel.kind)
+        was_reserved = parcel.status == ParcelStatus.RESERVED
+        change = Change(
+            fields={"site": site, "compartment": None, "hold_expires_at": None},
+            reason=ExceptionReason.REDIRECTED,
+            details={"from_site_id": parcel.site_id, "to_site_id": site.pk},
+            notification_key=f"site-{site.pk}",
+        )
+        parcel = apply_transition(parcel_id, "redirect", who=who, change=change)
+        if was_reserved:
+            parcel = parcel_reserve(parcel_id=parcel_id, who=who)
+    return parcel
+
+
+# --- deposit by a courier or store staff ------------------------------------------------
+
+
+def _site_check_for_locker(parcel: Parcel, locker: Locker) -> None:
+    if parcel.site_id != locker.site_id:
+        raise SiteUnavailable(f"Parcel {parcel.tracking_number} is addressed to another site.")
+
+
+def deposit_door_assign(*, parcel_id: int, locker: Locker, who: Who) -> Compartment:
+    """The door a courier should put the parcel in at `locker`: its held door, or a new one.
+
+    An announced parcel gets a door here now; a parcel held in another locker of the
+    same site moves to a fitting door of this one.
+    """
+    with transaction.atomic():
+        parcel = Parcel.objects.select_related("site", "partner", "compartment").get(pk=parcel_id)
+        _site_check_for_locker(parcel, locker)
+        if parcel.status == ParcelStatus.ANNOUNCED:
+            _check_site_accepts(parcel.site, parcel.partner, parcel.kind)
+            return _reserve_in(parcel, Q(locker=locker), who).compartment
+        if parcel.status != ParcelStatus.RESERVED:
+            raise TransitionNotAllowed(f"Parcel {parcel.tracking_number} is {parcel.status}, not awaiting deposit.")
+        held = parcel.compartment
+        if held.locker_id == locker.pk and held.condition == Compartment.Condition.OK:
+            return held
+        return _move_to_other_door(parcel, Q(locker=locker), who, reason="", larger_than=None)
+
+
+def _move_to_other_door(
+    parcel: Parcel, scope: Q, who: Who, *, reason: str, larger_than: SizeClass | None
+) -> Compartment:
+    sizes = fitting_size_classes(parcel, larger_than=larger_than)
+    doors = fitting_free_compartments(parcel, sizes).filter(scope)
+    old = parcel.compartment
+
+    def assign(door: Compartment) -> Parcel:
+        change = Change(
+            fields={"compartment": door}, reason=reason,
+            details={"from_compartment_id": old.pk if old else None, "to_compartment_id": door.pk},
+        )
+        return apply_transition(parcel.pk, "change_door", who=who, where=Where(compartment=door), change=change)
+
+    return compartment_take(parcel, doors, assign).compartment
+
+
+DOOR_PROBLEMS = {
+    "broken": (Compartment.Condition.BROKEN, ExceptionReason.COMPARTMENT_BROKEN),
+    "dirty": (Compartment.Condition.DIRTY, ExceptionReason.COMPARTMENT_BROKEN),
+    "occupied": (Compartment.Condition.OUT_OF_SERVICE, ExceptionReason.COMPARTMENT_OCCUPIED),
+    "too_small": (None, ExceptionReason.PARCEL_TOO_BIG),
+}
+
+
+def deposit_door_problem(*, parcel_id: int, problem: str, who: Who) -> Compartment:
+    """The courier cannot use the assigned door: mark the door and offer another.
+
+    `problem` is one of DOOR_PROBLEMS. A broken, dirty or occupied door leaves service;
+    a door too small for the parcel stays in service and the parcel moves to a larger
+    size. If no other door fits at this locker the parcel goes back to announced with
+    the reason (the courier keeps it) and `NoFittingCompartment` is raised.
+    """
+    condition, reason = DOOR_PROBLEMS[problem]
+    with transaction.atomic():
+        parcel = Parcel.objects.select_related("site", "compartment__size_class").get(pk=parcel_id)
+        if parcel.status != ParcelStatus.RESERVED:
+            raise TransitionNotAllowed(f"Parcel {parcel.tracking_number} holds no door to report on.")
+        door = parcel.compartment
+        if condition:
+            compartments_set_condition(compartment_ids=[door.pk], condition=condition)
+        larger_than = door.size_class if problem == "too_small" else None
+        try:
+            with transaction.atomic():
+                return _move_to_other_door(parcel, Q(locker_id=door.locker_id), who, reason=reason,
+                                           larger_than=larger_than)
+        except NoFittingCompartment as refusal:
+            change = Change(fields={"compartment": None, "hold_expires_at": None}, reason=reason)
+            apply_transition(parcel.pk, "refuse_deposit", who=who, where=Where(compartment=door), change=change)
+            failure = refusal
+    # Raised outside the transaction so the refusal's event is kept.
+    raise failure
+
+
+def _pickup_window(parcel: Parcel) -> timedelta:
+    hours = parcel.site.pickup_window_hours or parcel.partner.pickup_window_hours
+    return timedelta(hours=hours) if hours else settings.PICKUP_WINDOW
+
+
+def _same_recipient(parcel: Parcel) -> Q:
+    same = Q(pk__in=[])
+    if parcel.recipient_phone:
+        same |= Q(recipient_phone=parcel.recipient_phone)
+    if parcel.recipient_email:
+        same |= Q(recipient_email__iexact=parcel.recipient_email)
+    return same
+
+
+def parcel_deposit(*, parcel_id: int, who: Who, occurred_at: datetime | None = None) -> Parcel:
+    """The door closed with the parcel inside: ready for pickup, deadline set, code issued.
+
+    If the same recipient already has parcels waiting in this locker, one new code
+    opens them all and the old code dies (it is reissued), so one message and one
+    code serve the whole pickup.
+    """
+    with transaction.atomic():
+        parcel = Parcel.objects.select_related("site", "partner", "compartment").get(pk=parcel_id)
+        if parcel.status != ParcelStatus.RESERVED:
+            raise TransitionNotAllowed(f"Parcel {parcel.tracking_number} is {parcel.status}, not awaiting deposit.")
+        when = occurred_at or timezone.now()
+        siblings = Parcel.objects.filter(
+            _same_recipient(parcel), status=ParcelStatus.READY_FOR_PICKUP,
+            compartment__locker_id=parcel.compartment.locker_id,
+        ).exclude(pk=parcel.pk)
+        old_code_ids = set(siblings.values_list("pickup_code_id", flat=True))
+        issued = _code_issue(site=parcel.site, purpose=PickupCode.Purpose.PICKUP)
+        for sibling_id in siblings.values_list("pk", flat=True):
+            apply_transition(sibling_id, "reissue_code", who=who, change=Change(
+                fields={"pickup_code": issued.code}, notification_key=f"code-{issued.code.pk}"))
+        PickupCode.objects.filter(pk__in=old_code_ids - {None}).update(
+            state=PickupCode.State.REVOKED, ended_at=timezone.now())
+        change = Change(
+            fields={"deposited_at": when, "pickup_deadline": when + _pickup_window(parcel), "hold_expires_at": None,
+                    "pickup_code": issued.code},
+            notification_key=f"code-{issued.code.pk}",
+        )
+        return apply_transition(parcel_id, "deposit", who=who, change=change, occurred_at=occurred_at)
+
+
+# --- recipient at the locker ----------------------------------------------------------
+
+
+def _code_parcels(code: PickupCode | None, locker: Locker) -> list[Parcel]:
+    """What a live code opens at this locker: waiting parcels here, or the return to drop off."""
+    if code is None:
+        return []
+    if code.purpose == PickupCode.Purpose.DROP_OFF:
+        waiting = Parcel.objects.filter(pickup_code=code, status=ParcelStatus.RETURN_ANNOUNCED)
+    else:
+        waiting = Parcel.objects.filter(
+            pickup_code=code, status=ParcelStatus.READY_FOR_PICKUP, compartment__locker=locker
+        )
+    return list(
+        waiting.select_related("site", "pickup_code", "compartment__size_class").order_by(
+            "compartment__column", "compartment__row"
+        )
+    )
+
+
+def _code_use(code: PickupCode) -> None:
+    # One conditional update: of many racing requests with the same code, one wins.
+    used = PickupCode.objects.filter(pk=code.pk, state=PickupCode.State.LIVE).update(
+        state=PickupCode.State.USED, ended_at=timezone.now()
+    )
+    if not used:
+        raise CodeRefused("This code has already been used.")
+
+
+def _find_code(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str) -> PickupCode | None:
+    live = PickupCode.objects.filter(site_id=locker.site_id, purpose=purpose, state=PickupCode.State.LIVE)
+    if qr_token:
+        return live.filter(qr_hash=codes.qr_hash(qr_token)).first()
+    return live.filter(pin_hash=codes.pin_hash(locker.site_id, pin or "")).first()
+
+
+def _guarded_lookup(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str) -> list[Parcel]:
+    """Find the parcels a typed or scanned code opens at this locker, counting wrong PINs."""
+    if not pin and not qr_token:
+        raise CodeRefused("Type a code or scan a QR code.")
+    if pin:
+        keypad_take_attempt(locker=locker)
+    parcels = _code_parcels(_find_code(locker=locker, pin=pin, qr_token=qr_token, purpose=purpose), locker)
+    if pin:
+        (keypad_attempt_succeeded if parcels else keypad_attempt_failed)(locker=locker)
+    if not parcels:
+        raise CodeRefused("This code does not open any door at this locker.")
+    return parcels
+
+
+def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str | None = None) -> list[Parcel]:
+    """Check a recipient's typed PIN or scanned QR token at a locker.
+
+    Returns the parcels (with their doors) to open; the code is used up at once, so
+    it opens only once however many requests race. Raises `KeypadLocked` or
+    `CodeRefused`; a refused code changes nothing except the wrong-code counters.
+    """
+    with transaction.atomic():
+        parcels = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.PICKUP)
+        _code_use(parcels[0].pickup_code)
+        for parcel in parcels:
+            record_event(parcel, event_type="door_opened_for_pickup", from_status=parcel.status,
+                         where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT),
+                         occurred_at=timezone.now())
+    return parcels
+
+
+def parcel_pick_up(*, parcel_id: int, who: Who, occurred_at: datetime | None = None) -> Parcel:
+    """The recipient took the parcel (its door closed after opening): picked up, door free."""
+    with transaction.atomic():
+        parcel = Parcel.objects.get(pk=parcel_id)
+        change = Change(fields={"compartment": None, "picked_up_at": occurred_at or timezone.now()})
+        parcel = apply_transition(parcel_id, "pick_up", who=who, where=Where(compartment=parcel.compartment),
+                                  change=change, occurred_at=occurred_at)
+        _code_end(parcel.pickup_code_id, PickupCode.State.USED)
+    return parcel
+
+
+# --- time rules ---------------------------------------------------------------------------
+
+
+def parcel_extend(*, parcel_id: int, who: Who, extension: timedelta | None = None) -> Parcel:
+    """Push a waiting parcel's deadline back. A recipient may do this once."""
+    extension = extension or settings.PICKUP_EXTENSION
+    with transaction.atomic():
+        parcel = Parcel.objects.select_for_update().get(pk=parcel_id)
+        if parcel.status != ParcelStatus.READY_FOR_PICKUP:
+            raise ExtensionNotAllowed("Only a parcel waiting for pickup can be extended.")
+        if who.actor == Actor.RECIPIENT and parcel.extensions_used >= RECIPIENT_EXTENSIONS_ALLOWED:
+            raise ExtensionNotAllowed("The pickup window has already been extended once.")
+        deadline = parcel.pickup_deadline + extension
+        change = Change(
+            fields={"pickup_deadline": deadline, "extensions_used": parcel.extensions_used + 1},
+            details={"new_deadline": deadline.isoformat()}, notification_key=f"deadline-{deadline.timestamp()}",
+        )
+        return apply_transition(parcel_id, "extend", who=who, change=change)
+
+
+def parcels_expire_due(*, now: datetime | None = None) -> int:
+    """Expire every parcel whose deadline has passed; their codes die. Safe to run twice at once."""
+    now = now or timezone.now()
+    expired = 0
+    due = Parcel.objects.filter(status=ParcelStatus.READY_FOR_PICKUP, pickup_deadline__lte=now)
+    for parcel_id in list(due.values_list("pk", flat=True)):
+        try:
+            with transaction.atomic():
+                parcel = Parcel.objects.select_for_update().get(pk=parcel_id)
+                if parcel.pickup_deadline > now:
+                    continue  # extended since we listed it
+                apply_transition(parcel_id, "expire", who=Who(Actor.SYSTEM),
+                                 change=Change(reason=ExceptionReason.PICKUP_DEADLINE_PASSED))
+                _code_end(parcel.pickup_code_id, PickupCode.State.REVOKED)
+        except TransitionNotAllowed:
+            continue  # picked up meanwhile
+        expired += 1
+    return expired
+
+
+def parcel_collect(*, parcel_id: int, who: Who, occurred_at: datetime | None = None) -> Parcel:
+    """A courier took an expired parcel or a dropped-off return out of its door."""
+    with transaction.atomic():
+        parcel = Parcel.objects.get(pk=parcel_id)
+        return apply_transition(parcel_id, "collect", who=who, where=Where(compartment=parcel.compartment),
+                                change=Change(fields={"compartment": None}), occurred_at=occurred_at)
+
+
+# --- returns --------------------------------------------------------------------------------
+
+
+def return_announce(
+    *, partner: Partner, tracking_number: str, site: Site, recipient: Recipient, spec: ParcelSpec,
+    external_reference: str = "", who: Who,
+) -> tuple[Parcel, IssuedCode]:
+    """Announce a return the recipient will drop off at `site`; returns its drop-off code."""
+    _check_site_accepts(site, partner, Parcel.Kind.RETURN)
+    with transaction.atomic():
+        parcel = _new_parcel(
+            partner=partner, kind=Parcel.Kind.RETURN, status=ParcelStatus.RETURN_ANNOUNCED,
+            tracking_number=tracking_number, external_reference=external_reference, site=site,
+            recipient=recipient, spec=spec,
+        )
+        issued = _code_issue(site=site, purpose=PickupCode.Purpose.DROP_OFF)
+        Parcel.objects.filter(pk=parcel.pk).update(pickup_code=issued.code)
+        parcel.pickup_code = issued.code
+        _record_birth(parcel, who)
+        notifications_enqueue(parcel=parcel, kind=Notification.Kind.RETURN_CODE, dedupe_key=f"code-{issued.code.pk}")
+    return parcel, issued
+
+
+def dropoff_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str | None = None) -> Parcel:
+    """A recipient typed a drop-off code: give the return a fitting free door here."""
+    with transaction.atomic():
+        parcel, *_ = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.DROP_OFF)
+        if parcel.compartment_id is None:
+            _move_to_other_door(parcel, Q(locker=locker), Who(Actor.RECIPIENT), reason="", larger_than=None)
+        _code_use(parcel.pickup_code)
+        return Parcel.objects.select_related("compartment__size_class").get(pk=parcel.pk)
+
+
+def parcel_drop_off(*, parcel_id: int, who: Who, occurred_at: datetime | None = None) -> Parcel:
+    """The door closed with the return inside: dropped off, waiting for the courier."""
+    with transaction.atomic():
+        parcel = Parcel.objects.get(pk=parcel_id)
+        if parcel.compartment_id is None:
+            raise TransitionNotAllowed("The return has no door yet: enter the drop-off code first.")
+        return apply_transition(parcel_id, "drop_off", who=who, where=Where(compartment=parcel.compartment),
+                                occurred_at=occurred_at)
