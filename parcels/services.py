@@ -262,20 +262,33 @@ def deposit_door_assign(*, parcel_id: int, locker: Locker, who: Who) -> Compartm
     """The door a courier should put the parcel in at `locker`: its held door, or a new one.
 
     An announced parcel gets a door here now; a parcel held in another locker of the
-    same site moves to a fitting door of this one.
+    same site moves to a fitting door of this one. If no door fits, the courier keeps
+    the parcel: the refusal is recorded with its reason and `NoFittingCompartment` raised.
     """
-    with transaction.atomic():
-        parcel = Parcel.objects.select_related("site", "partner", "compartment").get(pk=parcel_id)
-        _site_check_for_locker(parcel, locker)
-        if parcel.status == ParcelStatus.ANNOUNCED:
-            _check_site_accepts(parcel.site, parcel.partner, parcel.kind)
-            return _reserve_in(parcel, Q(locker=locker), who).compartment
-        if parcel.status != ParcelStatus.RESERVED:
-            raise TransitionNotAllowed(f"Parcel {parcel.tracking_number} is {parcel.status}, not awaiting deposit.")
-        held = parcel.compartment
-        if held.locker_id == locker.pk and held.condition == Compartment.Condition.OK:
-            return held
-        return _move_to_other_door(parcel, Q(locker=locker), who, reason="", larger_than=None)
+    try:
+        with transaction.atomic():
+            parcel = Parcel.objects.select_related("site", "partner", "compartment").get(pk=parcel_id)
+            _site_check_for_locker(parcel, locker)
+            if parcel.status == ParcelStatus.ANNOUNCED:
+                _check_site_accepts(parcel.site, parcel.partner, parcel.kind)
+                return _reserve_in(parcel, Q(locker=locker), who).compartment
+            if parcel.status != ParcelStatus.RESERVED:
+                raise TransitionNotAllowed(
+                    f"Parcel {parcel.tracking_number} is {parcel.status}, not awaiting deposit."
+                )
+            held = parcel.compartment
+            if held.locker_id == locker.pk and held.condition == Compartment.Condition.OK:
+                return held
+            return _move_to_other_door(parcel, Q(locker=locker), who, reason="", larger_than=None)
+    except NoFittingCompartment:
+        _deposit_refuse(parcel_id, who, ExceptionReason.NO_FITTING_COMPARTMENT, Where(locker_id=locker.pk))
+        raise
+
+
+def _deposit_refuse(parcel_id: int, who: Who, reason: str, where: Where) -> None:
+    """Record that the courier keeps the parcel (no usable door), freeing any held door."""
+    change = Change(fields={"compartment": None, "hold_expires_at": None}, reason=reason)
+    apply_transition(parcel_id, "refuse_deposit", who=who, where=where, change=change)
 
 
 def _move_to_other_door(
@@ -312,24 +325,22 @@ def deposit_door_problem(*, parcel_id: int, problem: str, who: Who) -> Compartme
     the reason (the courier keeps it) and `NoFittingCompartment` is raised.
     """
     condition, reason = DOOR_PROBLEMS[problem]
-    with transaction.atomic():
-        parcel = Parcel.objects.select_related("site", "compartment__size_class").get(pk=parcel_id)
-        if parcel.status != ParcelStatus.RESERVED:
-            raise TransitionNotAllowed(f"Parcel {parcel.tracking_number} holds no door to report on.")
-        door = parcel.compartment
+    try:
+        with transaction.atomic():
+            parcel = Parcel.objects.select_related("site", "compartment__size_class").get(pk=parcel_id)
+            if parcel.status != ParcelStatus.RESERVED:
+                raise TransitionNotAllowed(f"Parcel {parcel.tracking_number} holds no door to report on.")
+            door = parcel.compartment
+            if condition:
+                compartments_set_condition(compartment_ids=[door.pk], condition=condition)
+            larger_than = door.size_class if problem == "too_small" else None
+            return _move_to_other_door(parcel, Q(locker_id=door.locker_id), who, reason=reason, larger_than=larger_than)
+    except NoFittingCompartment:
+        # The door's new condition stands (it was rolled back with the failed move, so set it again).
         if condition:
             compartments_set_condition(compartment_ids=[door.pk], condition=condition)
-        larger_than = door.size_class if problem == "too_small" else None
-        try:
-            with transaction.atomic():
-                return _move_to_other_door(parcel, Q(locker_id=door.locker_id), who, reason=reason,
-                                           larger_than=larger_than)
-        except NoFittingCompartment as refusal:
-            change = Change(fields={"compartment": None, "hold_expires_at": None}, reason=reason)
-            apply_transition(parcel.pk, "refuse_deposit", who=who, where=Where(compartment=door), change=change)
-            failure = refusal
-    # Raised outside the transaction so the refusal's event is kept.
-    raise failure
+        _deposit_refuse(parcel_id, who, reason, Where(compartment=door))
+        raise
 
 
 def _pickup_window(parcel: Parcel) -> timedelta:
