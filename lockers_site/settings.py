@@ -203,6 +203,7 @@ RESERVATION_HOLD = timedelta(minutes=env_int("RESERVATION_HOLD_MINUTES", 24 * 60
 PICKUP_WINDOW = timedelta(hours=env_int("PICKUP_WINDOW_HOURS", 72))
 PICKUP_EXTENSION = timedelta(hours=env_int("PICKUP_EXTENSION_HOURS", 48))
 REMINDER_BEFORE_DEADLINE = timedelta(hours=env_int("REMINDER_BEFORE_DEADLINE_HOURS", 24))
+EXPIRING_SOON = timedelta(hours=env_int("EXPIRING_SOON_HOURS", 6))
 NEARBY_SITE_RADIUS_KM = float(env_str("NEARBY_SITE_RADIUS_KM", "5"))
 
 LOGGING = {

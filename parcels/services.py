@@ -443,10 +443,11 @@ def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str 
 
     Returns the parcels (with their doors) to open; the code is used up at once, so
     it opens only once however many requests race. Raises `KeypadLocked` or
-    `CodeRefused`; a refused code changes nothing except the wrong-code counters.
+    `CodeRefused`; a refused code changes nothing except the wrong-code counters,
+    which are committed on their own and so survive the refusal.
     """
+    parcels = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.PICKUP)
     with transaction.atomic():
-        parcels = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.PICKUP)
         _code_use(parcels[0].pickup_code)
         for parcel in parcels:
             record_event(parcel, event_type="door_opened_for_pickup", from_status=parcel.status,
@@ -506,6 +507,39 @@ def parcels_expire_due(*, now: datetime | None = None) -> int:
     return expired
 
 
+def _reminder_kind(deadline: datetime, now: datetime) -> str | None:
+    if deadline - settings.EXPIRING_SOON <= now:
+        return Notification.Kind.EXPIRING_TODAY
+    if deadline - settings.REMINDER_BEFORE_DEADLINE <= now:
+        return Notification.Kind.PICKUP_REMINDER
+    return None
+
+
+def reminders_send_due(*, now: datetime | None = None) -> int:
+    """Queue the reminder (a day before) and the last call (hours before) for waiting parcels.
+
+    Each is queued once per deadline: an extension re-arms both. Safe to run twice at
+    once (the outbox's unique constraint drops a second copy). Returns how many
+    parcels got a new reminder.
+    """
+    now = now or timezone.now()
+    due = Parcel.objects.filter(
+        status=ParcelStatus.READY_FOR_PICKUP,
+        pickup_deadline__gt=now,
+        pickup_deadline__lte=now + settings.REMINDER_BEFORE_DEADLINE,
+    )
+    queued = 0
+    for parcel in due:
+        kind = _reminder_kind(parcel.pickup_deadline, now)
+        key = f"deadline-{parcel.pickup_deadline.timestamp()}"
+        if kind is None or Notification.objects.filter(parcel=parcel, kind=kind, dedupe_key=key).exists():
+            continue
+        with transaction.atomic():
+            notifications_enqueue(parcel=parcel, kind=kind, dedupe_key=key)
+        queued += 1
+    return queued
+
+
 def parcel_collect(*, parcel_id: int, who: Who, occurred_at: datetime | None = None) -> Parcel:
     """A courier took an expired parcel or a dropped-off return out of its door."""
     with transaction.atomic():
@@ -538,13 +572,16 @@ def return_announce(
 
 
 def dropoff_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str | None = None) -> Parcel:
-    """A recipient typed a drop-off code: give the return a fitting free door here."""
+    """A recipient typed a drop-off code: give the return a fitting free door here.
+
+    The code is used up only once a door is found; `NoFittingCompartment` leaves it live.
+    """
+    parcel, *_ = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.DROP_OFF)
     with transaction.atomic():
-        parcel, *_ = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.DROP_OFF)
         if parcel.compartment_id is None:
             _move_to_other_door(parcel, Q(locker=locker), Who(Actor.RECIPIENT), reason="", larger_than=None)
         _code_use(parcel.pickup_code)
-        return Parcel.objects.select_related("compartment__size_class").get(pk=parcel.pk)
+    return Parcel.objects.select_related("compartment__size_class").get(pk=parcel.pk)
 
 
 def parcel_drop_off(*, parcel_id: int, who: Who, occurred_at: datetime | None = None) -> Parcel:
