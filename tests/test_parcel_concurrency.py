@@ -1,0 +1,108 @@
+"""Races on the real PostgreSQL server: threads hit the services at the same moment."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+
+from parcels import codes, services
+from parcels.errors import CodeRefused, KeypadLocked, NoFittingCompartment
+from parcels.models import KeypadGuard, Parcel, ParcelStatus
+from tests import parcel_states as states
+from tests.parcel_states import COURIER
+
+THREADS = 32
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def race(work: Callable[[int], object], count: int = THREADS) -> Counter:
+    """Run `work(i)` in `count` threads released together; count outcomes by type."""
+    barrier = threading.Barrier(count)
+    outcomes: list[object] = [None] * count
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            outcomes[index] = work(index)
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test counts
+            outcomes[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Counter(type(outcome).__name__ for outcome in outcomes)
+
+
+@pytest.mark.parametrize("round_number", range(3))
+def test_exactly_one_of_many_wins_the_last_free_door(announce, make_locker, round_number):
+    make_locker("s")  # one small door at the site, nothing else
+    parcels = [announce() for _ in range(THREADS)]
+
+    outcomes = race(lambda i: services.parcel_reserve(parcel_id=parcels[i].pk, who=COURIER))
+
+    assert outcomes == Counter({"Parcel": 1, "NoFittingCompartment": THREADS - 1})
+    assert Parcel.objects.filter(status=ParcelStatus.RESERVED).count() == 1
+    assert Parcel.objects.exclude(compartment=None).count() == 1
+
+
+def test_a_door_freed_by_a_cancel_goes_to_exactly_one_of_the_next_racers(announce, make_locker):
+    make_locker("s")
+    winner = announce(reserve=True)
+    waiting = [announce() for _ in range(THREADS)]
+    services.parcel_cancel(parcel_id=winner.pk, who=COURIER)
+
+    outcomes = race(lambda i: services.parcel_reserve(parcel_id=waiting[i].pk, who=COURIER))
+
+    assert outcomes["Parcel"] == 1
+    assert outcomes["NoFittingCompartment"] == THREADS - 1
+
+
+def test_the_same_code_sent_by_many_opens_the_door_once(announce, locker):
+    parcel = states.ready(announce)
+    pin, _ = services.code_secrets(parcel.pickup_code)
+
+    outcomes = race(lambda _: services.pickup_code_verify(locker=locker, pin=pin))
+
+    assert outcomes["list"] == 1
+    assert outcomes["CodeRefused"] + outcomes["KeypadLocked"] == THREADS - 1
+    assert Parcel.objects.get(pk=parcel.pk).events.filter(type="door_opened_for_pickup").count() == 1
+
+
+def test_wrong_codes_sent_at_once_are_all_counted_and_never_exceed_the_cap(announce, locker):
+    states.ready(announce)
+
+    outcomes = race(lambda i: services.pickup_code_verify(locker=locker, pin=f"{i:08d}"[::-1]))
+
+    guard = KeypadGuard.objects.get(locker=locker)
+    assert guard.failures_today + guard.refused_today == THREADS
+    assert guard.failures_today <= codes.KEYPAD_DAILY_WRONG_CAP
+    assert outcomes[CodeRefused.__name__] == guard.failures_today
+    assert outcomes[KeypadLocked.__name__] == guard.refused_today
+
+
+def test_expiry_run_twice_at_once_expires_each_parcel_once(announce, locker):
+    parcels = [states.ready(announce, recipient=services.Recipient(name=f"R{i}", phone=f"+1612555{i:04d}"))
+               for i in range(6)]
+    deadline = max(p.pickup_deadline for p in parcels)
+
+    outcomes = race(lambda _: services.parcels_expire_due(now=deadline), count=4)
+
+    assert outcomes == Counter({"int": 4})  # every run finished without an error
+    assert Parcel.objects.filter(status=ParcelStatus.EXPIRED).count() == 6
+    for parcel in parcels:
+        assert parcel.events.filter(type="expire").count() == 1
+
+
+def test_no_fitting_compartment_is_a_clean_refusal(announce, make_locker):
+    make_locker("s")
+    announce(reserve=True)
+    with pytest.raises(NoFittingCompartment):
+        announce(reserve=True)
