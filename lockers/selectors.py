@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from dataclasses import dataclass, field
+
+from django.db.models import Count, QuerySet
 
 from .models import Compartment, Locker, Site, SizeClass
 
@@ -25,10 +27,47 @@ def network_totals() -> dict[str, object]:
     }
 
 
-def sites_with_free_counts(sites: QuerySet[Site]) -> QuerySet[Site]:
-    """Annotate each site with its number of doors and of free doors."""
-    free_q = Q(lockers__compartments__in=Compartment.objects.free())
-    return sites.annotate(
-        compartment_count=Count("lockers__compartments", distinct=True),
-        free_count=Count("lockers__compartments", filter=free_q, distinct=True),
-    )
+@dataclass(frozen=True)
+class Availability:
+    """Doors and free doors of one site or locker; `free_by_size` follows size order."""
+
+    doors: int = 0
+    free: int = 0
+    free_by_size: dict[str, int] = field(default_factory=dict)
+
+
+SIZE_ORDER = ("size_class__inner_height_mm", "size_class__inner_width_mm", "size_class__inner_depth_mm")
+
+
+def availability_by(compartments: QuerySet[Compartment], *, group_by: str) -> dict[int, Availability]:
+    """Availability of `compartments` grouped by a key such as ``locker_id`` or ``locker__site_id``.
+
+    Two grouped queries whatever the number of groups, so a list page of sites or
+    lockers asks for its whole page at once instead of once per row.
+    """
+    per_size = ("size_class__code", *SIZE_ORDER)
+    doors = compartments.values(group_by, *per_size).annotate(n=Count("pk")).order_by(group_by, *SIZE_ORDER)
+    free = {
+        (row[group_by], row["size_class__code"]): row["n"]
+        for row in compartments.free().values(group_by, "size_class__code").annotate(n=Count("pk")).order_by()
+    }
+    counts: dict[int, dict[str, tuple[int, int]]] = {}
+    for row in doors:
+        code = row["size_class__code"]
+        counts.setdefault(row[group_by], {})[code] = (row["n"], free.get((row[group_by], code), 0))
+    return {
+        key: Availability(
+            doors=sum(n for n, _ in sizes.values()),
+            free=sum(f for _, f in sizes.values()),
+            free_by_size={code: f for code, (_, f) in sizes.items()},
+        )
+        for key, sizes in counts.items()
+    }
+
+
+def availability_of_sites(site_ids: list[int]) -> dict[int, Availability]:
+    return availability_by(Compartment.objects.filter(locker__site_id__in=site_ids), group_by="locker__site_id")
+
+
+def availability_of_lockers(locker_ids: list[int]) -> dict[int, Availability]:
+    return availability_by(Compartment.objects.filter(locker_id__in=locker_ids), group_by="locker_id")
