@@ -239,3 +239,131 @@ class Compartment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.locker} #{self.label}"
+
+
+# --- device protocol (lockers.device) --------------------------------------------------------
+
+
+class DeviceCredential(models.Model):
+    """A locker's own credential for the signed device API, and what it last reported.
+
+    The secret is kept AES-GCM encrypted under a key derived from CODE_PEPPER (see
+    `lockers.device.secrets`): the server needs the secret itself to check HMAC
+    signatures, so only encryption keeps a database dump from letting anyone sign.
+    """
+
+    locker = models.OneToOneField(Locker, on_delete=models.CASCADE, related_name="device_credential")
+    provisioning_token_hash = models.CharField(max_length=64, blank=True)
+    provisioning_expires_at = models.DateTimeField(null=True, blank=True)
+    secret_encrypted = models.TextField(blank=True)
+    # After a rotation the old secret stays valid briefly, for requests already in flight.
+    previous_secret_encrypted = models.TextField(blank=True)
+    previous_valid_until = models.DateTimeField(null=True, blank=True)
+    secret_issued_at = models.DateTimeField(null=True, blank=True)
+    rotation_requested_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_report = models.JSONField(default=dict, blank=True, help_text="The last heartbeat's sensors and doors.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(provisioning_token_hash="") | Q(provisioning_expires_at__isnull=False),
+                name="devicecredential_token_expires",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Device credential of {self.locker_id}"
+
+
+class DeviceNonce(models.Model):
+    """Nonces seen in signed requests; the unique pair refuses a replay. Purged after the skew window."""
+
+    locker = models.ForeignKey(Locker, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=64)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["locker", "nonce"], name="devicenonce_unique_per_locker")]
+        indexes = [models.Index(fields=["seen_at"], name="devicenonce_seen")]
+
+    def __str__(self) -> str:
+        return f"Nonce {self.nonce} of {self.locker_id}"
+
+
+class DeviceEvent(models.Model):
+    """What a locker reported happening, stored once per (locker, event id) whatever the retries."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPLIED = "applied", "Applied"
+        IGNORED = "ignored", "Ignored (no longer allowed)"
+        REJECTED = "rejected", "Rejected (invalid)"
+
+    locker = models.ForeignKey(Locker, on_delete=models.CASCADE, related_name="device_events")
+    event_id = models.UUIDField()
+    sequence = models.BigIntegerField()
+    occurred_at = models.DateTimeField()
+    type = models.CharField(max_length=30)
+    payload = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    note = models.CharField(max_length=200, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["locker", "event_id"], name="deviceevent_unique_per_locker")]
+        indexes = [
+            models.Index(fields=["locker", "outcome", "occurred_at", "sequence"], name="deviceevent_queue"),
+            models.Index(fields=["locker", "sequence"], name="deviceevent_sequence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.sequence} of locker {self.locker_id}"
+
+
+class LockerCommand(models.Model):
+    """An operator's order to a locker, delivered with the next heartbeat and acknowledged by it.
+
+    The row is also the audit record of the order: who, when, why.
+    """
+
+    class Kind(models.TextChoices):
+        OPEN_DOOR = "open_door", "Open a door"
+        SET_OUT_OF_SERVICE = "set_out_of_service", "Set a door out of service"
+        REFRESH_BUNDLE = "refresh_bundle", "Refresh the offline bundle"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        FAILED = "failed", "Failed"
+
+    locker = models.ForeignKey(Locker, on_delete=models.CASCADE, related_name="commands")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    compartment = models.ForeignKey(Compartment, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    reason = models.CharField(max_length=200)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=15, choices=State.choices, default=State.QUEUED)
+    result = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="refresh_bundle") | Q(compartment__isnull=False),
+                name="lockercommand_door_commands_name_a_door",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="lockercommand_reason_given"),
+        ]
+        indexes = [models.Index(fields=["locker", "state"], name="lockercommand_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.locker_id} ({self.state})"

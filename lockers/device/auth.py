@@ -1,0 +1,99 @@
+"""DRF authentication for locker devices: every request signed with the locker's own secret.
+
+Checks, in order, and each refusal changes nothing: the four headers are there, the
+timestamp is within CLOCK_SKEW of the server clock, the locker is known, active and
+not revoked, the signature matches (constant-time), and only then the nonce is
+recorded: its unique (locker, nonce) row refuses a replay even between racing requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from lockers.models import DeviceCredential, DeviceNonce, Locker
+
+from . import signing
+from .credentials import secrets_for_signature
+from .errors import ClockSkew, LockerDecommissioned, LockerRevoked, NonceReused, SignatureInvalid, SignatureMissing
+
+CLOCK_SKEW = timedelta(minutes=5)
+# A nonce must be remembered as long as a request carrying it could still pass the clock check.
+NONCE_RETENTION = 2 * CLOCK_SKEW
+
+
+@dataclass(frozen=True)
+class Device:
+    """The authenticated party of a device request (DRF's `request.user`)."""
+
+    locker: Locker
+    credential: DeviceCredential
+    is_authenticated: bool = True
+
+
+class DeviceSignatureAuthentication(BaseAuthentication):
+    def authenticate_header(self, request: Request) -> str:
+        return f'{signing.SCHEME} realm="device"'
+
+    def authenticate(self, request: Request) -> tuple[Device, DeviceCredential]:
+        headers = {name: request.headers.get(name, "").strip() for name in signing.SIGNED_HEADERS}
+        if not all(headers.values()) or not signing.nonce_is_well_formed(headers[signing.HEADER_NONCE]):
+            raise SignatureMissing()
+        timestamp = headers[signing.HEADER_TIMESTAMP]
+        now = timezone.now()
+        if not timestamp.isdigit() or abs(now.timestamp() - int(timestamp)) > CLOCK_SKEW.total_seconds():
+            raise ClockSkew(f"Server time is {int(now.timestamp())}; keep the locker clock within "
+                            f"{int(CLOCK_SKEW.total_seconds())} s of it.")
+        credential = (
+            DeviceCredential.objects.select_related("locker__site")
+            .filter(locker__serial_number=headers[signing.HEADER_SERIAL])
+            .first()
+        )
+        if credential is None:
+            raise SignatureInvalid()  # an unknown serial looks like a wrong signature: nothing to learn
+        if credential.locker.status == Locker.Status.DECOMMISSIONED:
+            raise LockerDecommissioned()
+        secrets = secrets_for_signature(credential)
+        if credential.revoked_at is not None or not secrets:
+            raise LockerRevoked()
+        raw = request._request  # the signature covers the exact bytes and path that arrived
+        signed = {
+            "method": raw.method or "",
+            "path": raw.get_full_path(),
+            "timestamp": timestamp,
+            "nonce": headers[signing.HEADER_NONCE],
+            "body": raw.body,
+        }
+        signature = headers[signing.HEADER_SIGNATURE]
+        if not any(signing.signature_matches(secret=secret, signature=signature, **signed) for secret in secrets):
+            raise SignatureInvalid()
+        _nonce_record(credential.locker, headers[signing.HEADER_NONCE], now)
+        return Device(locker=credential.locker, credential=credential), credential
+
+
+def _nonce_record(locker: Locker, nonce: str, now) -> None:
+    try:
+        with transaction.atomic():
+            DeviceNonce.objects.create(locker=locker, nonce=nonce, seen_at=now)
+    except IntegrityError as error:
+        raise NonceReused() from error
+
+
+def device_nonces_purge(*, locker: Locker | None = None) -> int:
+    """Forget nonces too old to pass the clock check anyway. Returns how many were deleted."""
+    old = DeviceNonce.objects.filter(seen_at__lt=timezone.now() - NONCE_RETENTION)
+    if locker is not None:
+        old = old.filter(locker=locker)
+    deleted, _ = old.delete()
+    return deleted
+
+
+class IsDevice(BasePermission):
+    def has_permission(self, request: Request, view: object) -> bool:
+        return isinstance(request.user, Device)

@@ -1,0 +1,79 @@
+"""The offline bundle: what a locker needs to let recipients collect while its link is down.
+
+For each live pickup code with parcels waiting in this locker the bundle holds
+HMAC(bundle_key, pin) and HMAC(bundle_key, qr_token) with the doors they open and
+until when; never a plain code. The bundle key is HMAC(CODE_PEPPER, "bundle:" + serial
++ ":" + version) and travels with the bundle, so the locker can hash what is typed
+the same way. The version is a digest of what the bundle holds, so it changes
+exactly when a code or a door changes, and a new version has a new key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from lockers.models import Locker
+from parcels.models import Parcel, ParcelStatus, PickupCode
+from parcels.services import code_secrets
+
+from . import signing
+
+
+def _waiting(locker: Locker):
+    return Parcel.objects.filter(
+        status=ParcelStatus.READY_FOR_PICKUP,
+        compartment__locker=locker,
+        pickup_code__state=PickupCode.State.LIVE,
+        pickup_code__purpose=PickupCode.Purpose.PICKUP,
+    )
+
+
+def bundle_version(locker: Locker) -> str:
+    """A digest of the (code, parcel, door, deadline) rows the bundle holds; one query, no secrets."""
+    rows = _waiting(locker).order_by("pk").values_list("pickup_code_id", "pk", "compartment_id", "pickup_deadline")
+    digest = hashlib.sha256()
+    for code_id, parcel_id, door_id, deadline in rows:
+        digest.update(f"{code_id}:{parcel_id}:{door_id}:{deadline.timestamp() if deadline else ''};".encode())
+    return digest.hexdigest()[:20]
+
+
+def bundle_key(locker: Locker, version: str) -> str:
+    message = f"bundle:{locker.serial_number}:{version}".encode()
+    return hmac.new(settings.CODE_PEPPER.encode(), message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    version: str
+    key: str
+    generated_at: datetime
+    entries: list[dict[str, Any]]
+
+
+def offline_bundle(locker: Locker) -> Bundle:
+    """The bundle for `locker` now: one entry per live pickup code, with its doors and deadline."""
+    version = bundle_version(locker)
+    key = bundle_key(locker, version)
+    by_code: dict[int, dict[str, Any]] = {}
+    parcels = _waiting(locker).select_related("pickup_code", "compartment").order_by("pk")
+    for parcel in parcels:
+        entry = by_code.get(parcel.pickup_code_id)
+        if entry is None:
+            pin, qr_token = code_secrets(parcel.pickup_code)
+            entry = by_code[parcel.pickup_code_id] = {
+                "pin_hash": signing.bundle_pin_hash(key, pin),
+                "qr_hash": signing.bundle_qr_hash(key, qr_token),
+                "doors": [],
+                "valid_until": parcel.pickup_deadline,
+            }
+        entry["doors"].append({"door": parcel.compartment.label, "parcel_id": parcel.pk})
+        # One code for several parcels stops working offline at the earliest of their deadlines.
+        entry["valid_until"] = min(entry["valid_until"], parcel.pickup_deadline)
+    return Bundle(version=version, key=key, generated_at=timezone.now(), entries=list(by_code.values()))

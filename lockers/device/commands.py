@@ -1,0 +1,109 @@
+"""Remote commands: an operator queues, the heartbeat delivers, the locker acknowledges.
+
+Opening a door from the cloud is the network's crown jewel (one network lost 2,732
+lockers to its cloud API in 2020), so every command names a reason and its operator,
+the row itself is the audit record, and the number of commands is limited per locker
+and per operator, counted under a lock on the locker's row so racing requests cannot
+exceed it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from lockers.models import Compartment, Locker, LockerCommand
+from lockers.services import compartments_set_condition
+
+from .errors import CommandRateLimited, CommandRefused
+
+logger = logging.getLogger(__name__)
+Kind = LockerCommand.Kind
+
+RATE_WINDOW = timedelta(hours=1)
+# Per kind: (per locker, per operator) commands in RATE_WINDOW.
+RATE_LIMITS = {
+    Kind.OPEN_DOOR: (3, 10),
+    Kind.SET_OUT_OF_SERVICE: (30, 60),
+    Kind.REFRESH_BUNDLE: (10, 60),
+}
+
+
+def _check_rate(locker: Locker, kind: str, requested_by: AbstractBaseUser | None) -> None:
+    since = timezone.now() - RATE_WINDOW
+    per_locker, per_operator = RATE_LIMITS[kind]
+    recent = LockerCommand.objects.filter(kind=kind, created_at__gte=since)
+    if recent.filter(locker=locker).count() >= per_locker:
+        raise CommandRateLimited(f"At most {per_locker} '{kind}' commands per hour for one locker.")
+    if requested_by is not None and recent.filter(requested_by=requested_by).count() >= per_operator:
+        raise CommandRateLimited(f"At most {per_operator} '{kind}' commands per hour for one operator.")
+
+
+def locker_command_queue(
+    *, locker: Locker, kind: str, reason: str, requested_by: AbstractBaseUser | None,
+    compartment: Compartment | None = None,
+) -> LockerCommand:
+    """Queue a command for the locker's next heartbeat.
+
+    Door commands need a door of this locker; every command needs a reason. Setting a
+    door out of service also takes it out of allocation at once (the server is the
+    source of truth; the device only shows it). Raises `CommandRefused` or
+    `CommandRateLimited`; nothing is written then.
+    """
+    reason = reason.strip()
+    if kind not in RATE_LIMITS:
+        raise CommandRefused(f"Unknown command {kind!r}.")
+    if not reason:
+        raise CommandRefused("Say why: every remote command is audited with its reason.")
+    if kind != Kind.REFRESH_BUNDLE and (compartment is None or compartment.locker_id != locker.pk):
+        raise CommandRefused("This command needs a door of this locker.")
+    with transaction.atomic():
+        locker = Locker.objects.select_for_update().get(pk=locker.pk)
+        if locker.status != Locker.Status.ACTIVE:
+            raise CommandRefused("The locker is decommissioned.")
+        _check_rate(locker, kind, requested_by)
+        if kind == Kind.SET_OUT_OF_SERVICE:
+            compartments_set_condition(compartment_ids=[compartment.pk], condition=Compartment.Condition.OUT_OF_SERVICE)
+        command = LockerCommand.objects.create(
+            locker=locker, kind=kind, compartment=compartment if kind != Kind.REFRESH_BUNDLE else None,
+            reason=reason, requested_by=requested_by,
+        )
+    logger.warning("Remote command %s queued for locker %s door %s by %s: %s", kind, locker.serial_number,
+                   compartment.label if compartment else "-", requested_by, reason)
+    return command
+
+
+def locker_commands_deliver(*, locker: Locker) -> list[LockerCommand]:
+    """Commands the locker has not acknowledged yet, oldest first; queued ones become sent.
+
+    A sent command is delivered again until acknowledged (at least once): the locker
+    de-duplicates by command id.
+    """
+    waiting = list(
+        LockerCommand.objects.filter(locker=locker, state__in=[LockerCommand.State.QUEUED, LockerCommand.State.SENT])
+        .select_related("compartment")
+        .order_by("created_at", "pk")
+    )
+    queued = [command.pk for command in waiting if command.state == LockerCommand.State.QUEUED]
+    if queued:
+        now = timezone.now()
+        LockerCommand.objects.filter(pk__in=queued, state=LockerCommand.State.QUEUED).update(
+            state=LockerCommand.State.SENT, sent_at=now
+        )
+    return waiting
+
+
+def locker_command_acknowledge(*, locker: Locker, command_id: int, succeeded: bool, result: str = "") -> LockerCommand:
+    """The locker carried out (or failed) a command. A second acknowledgement changes nothing.
+
+    Raises LockerCommand.DoesNotExist for a command of another locker.
+    """
+    state = LockerCommand.State.ACKNOWLEDGED if succeeded else LockerCommand.State.FAILED
+    LockerCommand.objects.filter(
+        pk=command_id, locker=locker, state__in=[LockerCommand.State.QUEUED, LockerCommand.State.SENT]
+    ).update(state=state, result=result[:200], acknowledged_at=timezone.now())
+    return LockerCommand.objects.get(pk=command_id, locker=locker)

@@ -1,0 +1,203 @@
+"""The device API: one view per action, each parsing input and calling one service.
+
+Every view but provisioning is signed (`DeviceSignatureAuthentication`); refusals
+are RFC 9457 problem details through the project's exception handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from lockers.models import Compartment, LockerCommand
+from parcels.models import Parcel
+from parcels.services import dropoff_code_verify, pickup_code_verify
+
+from . import courier
+from . import serializers as s
+from .auth import DeviceSignatureAuthentication, IsDevice
+from .bundle import offline_bundle
+from .commands import locker_command_acknowledge
+from .credentials import device_provisioning_exchange, device_secret_rotate
+from .events import EventIn, device_events_record
+from .heartbeat import HeartbeatIn, device_heartbeat_record
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _door(parcel: Parcel) -> dict[str, Any]:
+    return {"door": parcel.compartment.label, "parcel_id": parcel.pk}
+
+
+def _command(command: LockerCommand) -> dict[str, Any]:
+    return {
+        "id": command.pk,
+        "kind": command.kind,
+        "door": command.compartment.label if command.compartment else None,
+        "reason": command.reason,
+        "created_at": command.created_at.isoformat(),
+    }
+
+
+class DeviceView(APIView):
+    authentication_classes = [DeviceSignatureAuthentication]
+    permission_classes = [IsDevice]
+
+    @property
+    def locker(self):
+        return self.request.user.locker
+
+
+class ProvisionView(APIView):
+    """Exchange the one-time provisioning token for the locker's secret (the only unsigned call)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def post(self, request: Request) -> Response:
+        data = _valid(s.ProvisionIn, request.data)
+        secret = device_provisioning_exchange(serial_number=data["serial_number"], token=data["token"])
+        return Response({"serial_number": data["serial_number"], "secret": secret}, status=status.HTTP_201_CREATED)
+
+
+class RotateSecretView(DeviceView):
+    def post(self, request: Request) -> Response:
+        secret = device_secret_rotate(credential=request.auth)
+        return Response({"secret": secret}, status=status.HTTP_201_CREATED)
+
+
+class HeartbeatView(DeviceView):
+    def post(self, request: Request) -> Response:
+        data = _valid(s.HeartbeatIn, request.data)
+        report = HeartbeatIn(
+            firmware_version=data["firmware_version"],
+            doors={row["door"]: row["state"] for row in data["doors"]},
+            sensors=[dict(row) for row in data["sensors"]],
+            last_event_sequence=data["last_event_sequence"],
+            bundle_version=data["bundle_version"],
+        )
+        answer = device_heartbeat_record(locker=self.locker, credential=request.auth, report=report)
+        return Response({
+            "server_time": timezone.now().isoformat(),
+            "commands": [_command(command) for command in answer.commands],
+            "bundle_version": answer.bundle_version,
+            "bundle_changed": answer.bundle_changed,
+            "rotate_secret": answer.rotate_secret,
+            "last_event_sequence": answer.last_event_sequence,
+        })
+
+
+class BundleView(DeviceView):
+    def get(self, request: Request) -> Response:
+        bundle = offline_bundle(self.locker)
+        return Response({
+            "version": bundle.version,
+            "key": bundle.key,
+            "generated_at": bundle.generated_at.isoformat(),
+            "codes": [{**entry, "valid_until": entry["valid_until"].isoformat()} for entry in bundle.entries],
+        })
+
+
+class PickupCodeView(DeviceView):
+    def post(self, request: Request) -> Response:
+        data = _valid(s.CodeIn, request.data)
+        parcels = pickup_code_verify(locker=self.locker, pin=data["pin"] or None, qr_token=data["qr_token"] or None)
+        return Response({"purpose": "pickup", "doors": [_door(parcel) for parcel in parcels]})
+
+
+class DropOffCodeView(DeviceView):
+    def post(self, request: Request) -> Response:
+        data = _valid(s.CodeIn, request.data)
+        parcel = dropoff_code_verify(locker=self.locker, pin=data["pin"] or None, qr_token=data["qr_token"] or None)
+        return Response({"purpose": "drop_off", "doors": [_door(parcel)]})
+
+
+class CourierSignInView(DeviceView):
+    def post(self, request: Request) -> Response:
+        data = _valid(s.CourierSignInIn, request.data)
+        session = courier.courier_session_open(locker=self.locker, badge_number=data["badge_number"], pin=data["pin"])
+        return Response({
+            "session": session.token,
+            "expires_at": session.expires_at.isoformat(),
+            "courier_name": session.credential.courier_name,
+            "partner": session.credential.partner.name,
+        }, status=status.HTTP_201_CREATED)
+
+
+def _courier_parcel(parcel: Parcel, locker_id: int) -> dict[str, Any]:
+    door: Compartment | None = parcel.compartment
+    return {
+        "parcel_id": parcel.pk,
+        "tracking_number": parcel.tracking_number,
+        "kind": parcel.kind,
+        "status": parcel.status,
+        "size_class": parcel.size_class.code if parcel.size_class else None,
+        "door": door.label if door and door.locker_id == locker_id else None,
+    }
+
+
+class CourierParcelsView(DeviceView):
+    def get(self, request: Request) -> Response:
+        credential = courier.courier_session_check(locker=self.locker, token=request.query_params.get("session", ""))
+        expected = courier.courier_expected_parcels(locker=self.locker, credential=credential)
+        to_collect = courier.courier_parcels_to_collect(locker=self.locker, credential=credential).select_related(
+            "size_class"
+        )
+        return Response({
+            "to_deposit": [_courier_parcel(parcel, self.locker.pk) for parcel in expected],
+            "to_collect": [_courier_parcel(parcel, self.locker.pk) for parcel in to_collect],
+        })
+
+
+class CourierDepositView(DeviceView):
+    def post(self, request: Request) -> Response:
+        data = _valid(s.CourierDepositIn, request.data)
+        credential = courier.courier_session_check(locker=self.locker, token=data["session"])
+        parcel, door = courier.courier_deposit_door(
+            locker=self.locker, credential=credential, tracking_number=data["tracking_number"]
+        )
+        return Response({"door": door.label, "parcel_id": parcel.pk})
+
+
+class CourierDoorProblemView(DeviceView):
+    def post(self, request: Request) -> Response:
+        data = _valid(s.CourierDoorProblemIn, request.data)
+        credential = courier.courier_session_check(locker=self.locker, token=data["session"])
+        door = courier.courier_door_problem(
+            locker=self.locker, credential=credential, parcel_id=data["parcel_id"], problem=data["problem"]
+        )
+        return Response({"door": door.label, "parcel_id": data["parcel_id"]})
+
+
+class CourierCollectView(DeviceView):
+    def post(self, request: Request) -> Response:
+        data = _valid(s.CourierCollectIn, request.data)
+        credential = courier.courier_session_check(locker=self.locker, token=data["session"])
+        parcel = courier.courier_collect_door(locker=self.locker, credential=credential, parcel_id=data["parcel_id"])
+        return Response(_door(parcel))
+
+
+class EventsView(DeviceView):
+    def post(self, request: Request) -> Response:
+        data = _valid(s.EventsIn, request.data)
+        events = [EventIn(**row) for row in data["events"]]
+        result = device_events_record(locker=self.locker, events=events)
+        return Response(result.as_dict())
+
+
+class CommandAckView(DeviceView):
+    def post(self, request: Request, command_id: int) -> Response:
+        data = _valid(s.CommandAckIn, request.data)
+        command = locker_command_acknowledge(
+            locker=self.locker, command_id=command_id, succeeded=data["succeeded"], result=data["result"]
+        )
+        return Response({"id": command.pk, "state": command.state})
