@@ -130,3 +130,7 @@ class PartnerEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: PartnerEvent | None = None) -> bool:
         return False
+
+
+# API keys, webhook endpoints and deliveries live in their own module (the partner API's).
+from . import partner_api_admin  # noqa: E402, F401

@@ -63,10 +63,12 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "phonenumber_field",
     "django_q",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "lockers",
     "carriers",
     "parcels",
@@ -84,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Operator staff must have a second factor before they reach the admin (issue 6).
+    "accounts.middleware.StaffMfaRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "lockers_site.urls"
@@ -193,7 +197,36 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Open smart-locker network API",
     "VERSION": "1.0.0",
+    # Swagger UI served from our own static files (drf-spectacular-sidecar): no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ParcelStatusEnum": "parcels.models.ParcelStatus",
+        "ExceptionReasonEnum": "parcels.models.ExceptionReason",
+        "LanguageEnum": "lockers_site.settings.LANGUAGES",
+        "WebhookDeliveryStatusEnum": "carriers.models.WebhookDelivery.Status",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "carriers.api.schema.add_problem_responses",
+    ],
 }
+
+# Partner API (carriers.api): throttling, idempotency keys, webhooks.
+PARTNER_API_RATE = env_str("PARTNER_API_RATE", "600/min")  # per API key
+PUBLIC_API_RATE = env_str("PUBLIC_API_RATE", "60/min")  # per client address, keyless endpoints (the widget)
+# The IETF draft asks that keys live at least 24 hours.
+IDEMPOTENCY_KEY_TTL = timedelta(hours=max(24, env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)))
+# A claim older than this whose request never answered (a crashed worker) may be taken over.
+IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=env_int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", 300))
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+# Plain-http receivers only in development; production webhooks must be https.
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)
+WEBHOOK_DISPATCH_ON_COMMIT = env_bool("WEBHOOK_DISPATCH_ON_COMMIT", True)
 
 PHONENUMBER_DEFAULT_REGION = "US"
 
@@ -205,6 +238,29 @@ PICKUP_EXTENSION = timedelta(hours=env_int("PICKUP_EXTENSION_HOURS", 48))
 REMINDER_BEFORE_DEADLINE = timedelta(hours=env_int("REMINDER_BEFORE_DEADLINE_HOURS", 24))
 EXPIRING_SOON = timedelta(hours=env_int("EXPIRING_SOON_HOURS", 6))
 NEARBY_SITE_RADIUS_KM = float(env_str("NEARBY_SITE_RADIUS_KM", "5"))
+
+# Recipient notifications (notifications/): outbox delivery, SMS gateway, STOP replies.
+# SMS_BACKEND: notifications.channels.ConsoleSms (log), .FileSms (JSON lines) or .TwilioSms.
+SMS_BACKEND = env_str("SMS_BACKEND", "notifications.channels.ConsoleSms")
+SMS_FILE_PATH = env_str("SMS_FILE_PATH", str(BASE_DIR / "sms-outbox.jsonl"))
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+TWILIO_FROM = env_str("TWILIO_FROM")
+TWILIO_API_BASE = env_str("TWILIO_API_BASE", "https://api.twilio.com")
+if not DEBUG and SMS_BACKEND.endswith("TwilioSms") and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_FROM):
+    raise ImproperlyConfigured("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM must be set for TwilioSms.")
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 6)
+NOTIFICATION_RETRY_BASE_SECONDS = env_int("NOTIFICATION_RETRY_BASE_SECONDS", 30)
+# A worker owns a claimed row this long; longer than any gateway timeout, so a live
+# worker never loses its claim, and short enough that a dead worker's row is resent soon.
+NOTIFICATION_CLAIM_SECONDS = env_int("NOTIFICATION_CLAIM_SECONDS", 120)
+REMINDER_MORNING_HOUR = env_int("REMINDER_MORNING_HOUR", 8)
+# allauth MFA: TOTP apps and recovery codes; required for operator staff (accounts.middleware).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "Open Lockers")
+# On in production; off by default in development so demo logins and tests of other
+# surfaces need no authenticator (the MFA tests turn it on).
+STAFF_MFA_REQUIRED = env_bool("STAFF_MFA_REQUIRED", not DEBUG)
 
 LOGGING = {
     "version": 1,

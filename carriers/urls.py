@@ -1,0 +1,5 @@
+"""Partner portal pages, mounted at /partners/."""
+
+
+app_name = "portal"
+urlpatterns: list = []

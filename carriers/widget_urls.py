@@ -1,0 +1,5 @@
+"""The checkout locker picker, mounted at /widget/."""
+
+
+app_name = "widget"
+urlpatterns: list = []
