@@ -1,0 +1,291 @@
+"""Recipients, couriers, heartbeats and commands through the signed device API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from carriers.models import CourierCredential
+from carriers.services import courier_credential_create
+from lockers.device import signing
+from lockers.device.commands import locker_command_queue
+from lockers.device.errors import CommandRateLimited
+from lockers.models import Compartment, LockerCommand
+from notifications.models import Notification
+from parcels.models import ParcelEvent, ParcelStatus
+from parcels.services import code_secrets, parcels_expire_due
+from tests import parcel_states as states
+from tests.device_support import deposited
+
+pytest_plugins = ["tests.device_support"]
+
+_sequence = iter(range(1, 10**6))
+
+
+def event(kind: str, door: str, *, purpose: str = "", parcel_id: int | None = None, at: datetime | None = None,
+          **data) -> dict:
+    return {
+        "event_id": str(uuid.uuid4()), "sequence": next(_sequence),
+        "occurred_at": (at or timezone.now()).isoformat(), "type": kind, "door": door,
+        "purpose": purpose, "parcel_id": parcel_id, "data": data,
+    }
+
+
+def close_after(purpose: str, answer: dict, **data) -> list[dict]:
+    door = answer["door"]
+    return [event("door_opened", door, **data),
+            event("door_closed", door, purpose=purpose, parcel_id=answer["parcel_id"], **data)]
+
+
+@pytest.fixture
+def courier(carrier):
+    return courier_credential_create(partner=carrier, courier_name="Cory Courier", badge_number="B-1001", pin="4711")
+
+
+@pytest.fixture
+def session(device, courier):
+    response = device.post("courier/sign-in", {"badge_number": "B-1001", "pin": "4711"})
+    assert response.status_code == 201, response.content
+    return response.json()["session"]
+
+
+# --- recipient ---------------------------------------------------------------------------
+
+
+def test_a_recipient_code_opens_its_door_and_the_closed_door_picks_the_parcel_up(device, announce):
+    parcel = deposited(announce, device)
+    pin, _ = code_secrets(parcel.pickup_code)
+
+    answer = device.post("codes/pickup", {"pin": pin})
+    assert answer.status_code == 200, answer.content
+    doors = answer.json()["doors"]
+    assert doors == [{"door": parcel.compartment.label, "parcel_id": parcel.pk}]
+
+    synced = device.post("events", {"events": close_after("pickup", doors[0])}).json()
+
+    assert synced["applied"] == 2
+    parcel.refresh_from_db()
+    assert parcel.status == ParcelStatus.PICKED_UP
+    assert parcel.compartment_id is None
+
+
+def test_a_scanned_qr_token_opens_the_door_too(device, announce):
+    parcel = deposited(announce, device)
+    _, qr_token = code_secrets(parcel.pickup_code)
+    assert device.post("codes/pickup", {"qr_token": qr_token}).json()["doors"][0]["parcel_id"] == parcel.pk
+
+
+def test_a_wrong_code_is_refused_and_a_used_code_opens_nothing_again(device, announce):
+    parcel = deposited(announce, device)
+    pin, _ = code_secrets(parcel.pickup_code)
+
+    wrong = device.post("codes/pickup", {"pin": "00000000" if pin != "00000000" else "11111111"})
+    assert device.post("codes/pickup", {"pin": pin}).status_code == 200
+    again = device.post("codes/pickup", {"pin": pin})
+
+    assert (wrong.status_code, wrong.json()["type"].rsplit("/", 1)[1]) == (403, "code_refused")
+    assert again.status_code == 403
+
+
+def test_the_keypad_locks_after_a_streak_of_wrong_codes(device, announce):
+    deposited(announce, device)
+    answers = [device.post("codes/pickup", {"pin": f"{n:08d}"}) for n in range(1, 8)]
+
+    locked = answers[-1]
+    assert locked.status_code == 429
+    assert locked.json()["type"].endswith("/keypad_locked")
+    assert datetime.fromisoformat(locked.json()["locked_until"]) > timezone.now()
+
+
+def test_a_return_is_dropped_off_in_the_door_its_code_gets(device, carrier, site, sizes):
+    parcel, issued = states.return_announced(carrier, site, sizes)
+
+    answer = device.post("codes/drop-off", {"pin": issued.pin})
+    assert answer.status_code == 200, answer.content
+    door = answer.json()["doors"][0]
+    device.post("events", {"events": close_after("drop_off", door)})
+
+    parcel.refresh_from_db()
+    assert parcel.status == ParcelStatus.DROPPED_OFF
+    assert parcel.compartment.label == door["door"]
+
+
+# --- courier -----------------------------------------------------------------------------
+
+
+def test_a_courier_deposits_a_scanned_parcel_and_the_recipient_is_notified(device, session, announce, courier):
+    parcel = announce()
+
+    listing = device.get(f"courier/parcels?session={session}").json()
+    assert [row["tracking_number"] for row in listing["to_deposit"]] == [parcel.tracking_number]
+
+    door = device.post("courier/deposit", {"session": session, "tracking_number": parcel.tracking_number}).json()
+    device.post("events", {"events": close_after("deposit", door, badge_number=courier.badge_number)})
+
+    parcel.refresh_from_db()
+    assert parcel.status == ParcelStatus.READY_FOR_PICKUP
+    assert parcel.compartment.label == door["door"]
+    assert Notification.objects.filter(parcel=parcel, kind=Notification.Kind.PARCEL_READY).exists()
+    deposit = ParcelEvent.objects.get(parcel=parcel, type="deposit")
+    label = f"courier {courier.badge_number} at {device.locker.serial_number}"
+    assert (deposit.actor, deposit.actor_label) == ("courier", label)
+
+
+def test_a_broken_door_leaves_service_and_another_door_is_offered(device, session, announce):
+    parcel = announce()
+    first = device.post("courier/deposit", {"session": session, "tracking_number": parcel.tracking_number}).json()
+
+    second = device.post("courier/door-problem", {"session": session, "parcel_id": parcel.pk, "problem": "broken"})
+
+    assert second.status_code == 200, second.content
+    assert second.json()["door"] != first["door"]
+    assert Compartment.objects.get(locker=device.locker, label=first["door"]).condition == "broken"
+
+
+def test_a_courier_collects_an_expired_parcel(device, session, announce):
+    parcel = deposited(announce, device)
+    parcels_expire_due(now=parcel.pickup_deadline + timedelta(seconds=1))
+
+    listing = device.get(f"courier/parcels?session={session}").json()
+    assert [row["parcel_id"] for row in listing["to_collect"]] == [parcel.pk]
+    door = device.post("courier/collect", {"session": session, "parcel_id": parcel.pk}).json()
+    device.post("events", {"events": close_after("collect", door)})
+
+    parcel.refresh_from_db()
+    assert parcel.status == ParcelStatus.RETURNED_TO_SENDER
+
+
+def test_a_courier_badge_locks_after_wrong_pins(device, courier):
+    answers = [device.post("courier/sign-in", {"badge_number": "B-1001", "pin": "0000"}) for _ in range(5)]
+    right_pin_while_locked = device.post("courier/sign-in", {"badge_number": "B-1001", "pin": "4711"})
+
+    assert [answer.status_code for answer in answers] == [403, 403, 403, 403, 429]
+    assert right_pin_while_locked.status_code == 429
+    assert "locked_until" in right_pin_while_locked.json()
+    assert CourierCredential.objects.get(pk=courier.pk).locked_until is not None
+
+
+def test_a_courier_session_is_bound_to_its_locker_and_expires(device, session, make_locker):
+    import time_machine
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=16)):
+        expired = device.get(f"courier/parcels?session={session}", timestamp=int(timezone.now().timestamp()))
+    tampered = device.get(f"courier/parcels?session={session}x")
+
+    assert expired.status_code == 401 and expired.json()["type"].endswith("/courier_session_invalid")
+    assert tampered.status_code == 401
+
+
+def test_a_deactivated_courier_stops_at_once(device, session, courier):
+    CourierCredential.objects.filter(pk=courier.pk).update(is_active=False)
+    assert device.get(f"courier/parcels?session={session}").status_code == 401
+
+
+# --- heartbeat, commands, bundle ---------------------------------------------------------------
+
+
+def test_a_heartbeat_records_door_states_and_sensors_and_delivers_commands(device, django_user_model):
+    operator = django_user_model.objects.create_user("ops", password="x")
+    door = device.locker.compartments.first()
+    command = locker_command_queue(locker=device.locker, kind=LockerCommand.Kind.OPEN_DOOR, compartment=door,
+                                   reason="Customer stuck, ticket 42", requested_by=operator)
+
+    answer = device.post("heartbeat", {
+        "firmware_version": "2.1.0",
+        "doors": [{"door": door.label, "state": "open"}],
+        "sensors": [{"zone": "chilled", "temperature_c": 4.5}],
+        "last_event_sequence": 0,
+    }).json()
+
+    assert [row["id"] for row in answer["commands"]] == [command.pk]
+    assert answer["commands"][0]["door"] == door.label
+    door.refresh_from_db()
+    assert door.door_state == "open"
+    assert device.locker.device_credential.__class__.objects.get(locker=device.locker).last_report["sensors"] == [
+        {"zone": "chilled", "temperature_c": 4.5}
+    ]
+    command.refresh_from_db()
+    assert command.state == LockerCommand.State.SENT
+
+    ack = device.post(f"commands/{command.pk}/ack", {"succeeded": True, "result": "opened"})
+    assert ack.json()["state"] == "acknowledged"
+    assert device.post("heartbeat", {}).json()["commands"] == []
+
+
+def test_remote_open_is_rate_limited_per_locker(device):
+    operator = get_user_model().objects.create_user("ops2", password="x")
+    door = device.locker.compartments.first()
+    for _ in range(3):
+        locker_command_queue(locker=device.locker, kind="open_door", compartment=door, reason="test",
+                             requested_by=operator)
+    with pytest.raises(CommandRateLimited):
+        locker_command_queue(locker=device.locker, kind="open_door", compartment=door, reason="test",
+                             requested_by=operator)
+    assert LockerCommand.objects.count() == 3
+
+
+def test_the_bundle_holds_keyed_hashes_not_codes_and_changes_with_its_content(device, announce):
+    parcel = deposited(announce, device)
+    pin, qr_token = code_secrets(parcel.pickup_code)
+    before = device.post("heartbeat", {}).json()["bundle_version"]
+
+    bundle = device.get("bundle").json()
+
+    assert pin not in str(bundle) and qr_token not in str(bundle)
+    entry = bundle["codes"][0]
+    assert entry["pin_hash"] == signing.bundle_pin_hash(bundle["key"], pin)
+    assert entry["qr_hash"] == signing.bundle_qr_hash(bundle["key"], qr_token)
+    assert entry["doors"] == [{"door": parcel.compartment.label, "parcel_id": parcel.pk}]
+    assert bundle["version"] == before
+
+    deposited(announce, device)
+    beat = device.post("heartbeat", {"bundle_version": before}).json()
+    assert beat["bundle_changed"] is True and beat["bundle_version"] != before
+
+
+def test_events_are_stored_once_and_report_duplicates(device, announce):
+    parcel = deposited(announce, device)
+    batch = close_after("pickup", {"door": parcel.compartment.label, "parcel_id": parcel.pk})
+
+    first = device.post("events", {"events": batch}).json()
+    again = device.post("events", {"events": batch}).json()
+
+    assert (first["applied"], first["duplicates"]) == (2, 0)
+    assert (again["applied"], again["duplicates"]) == (0, 2)
+    assert ParcelEvent.objects.filter(parcel=parcel, type="pick_up").count() == 1
+
+
+def test_an_event_for_a_door_or_parcel_not_in_this_locker_is_rejected(device, announce, make_locker):
+    other = make_locker("s m", serial="SN-OTHER")
+    parcel = announce(reserve=False)
+    from parcels.lifecycle import Who
+    from parcels.models import Actor
+    from parcels.services import deposit_door_assign, parcel_deposit
+
+    deposit_door_assign(parcel_id=parcel.pk, locker=other, who=Who(Actor.COURIER))
+    parcel_deposit(parcel_id=parcel.pk, who=Who(Actor.COURIER))
+
+    result = device.post("events", {"events": [
+        event("door_closed", "A1", purpose="pickup", parcel_id=parcel.pk),
+        event("door_opened", "Z9"),
+    ]}).json()
+
+    assert result["rejected"] == 2
+    parcel.refresh_from_db()
+    assert parcel.status == ParcelStatus.READY_FOR_PICKUP
+
+
+def test_occurred_at_reaches_the_parcel_timeline(device, announce):
+    parcel = deposited(announce, device)
+    when = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
+    if when < parcel.deposited_at:
+        when = parcel.deposited_at + timedelta(minutes=5)
+    device.post("events", {"events": [event("door_closed", parcel.compartment.label, purpose="pickup",
+                                            parcel_id=parcel.pk, at=when)]})
+    parcel.refresh_from_db()
+    assert parcel.picked_up_at == when
+    assert ParcelEvent.objects.get(parcel=parcel, type="pick_up").occurred_at == when
