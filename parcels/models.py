@@ -230,3 +230,32 @@ class ParcelEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} of parcel {self.parcel_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class SupportCase(models.Model):
+    """A problem a recipient reported from the pickup page, for the operator to handle."""
+
+    class Kind(models.TextChoices):
+        DOOR_DID_NOT_OPEN = "door_did_not_open", "The door did not open"
+        DAMAGED = "damaged", "The parcel is damaged"
+        WRONG_PARCEL = "wrong_parcel", "It is not my parcel"
+        OTHER = "other", "Something else"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="support_cases")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    message = models.TextField(blank=True, max_length=2000)
+    contact = models.CharField(max_length=254, blank=True, help_text="How the recipient wants to be reached.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="supportcase_open_first")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} (parcel {self.parcel_id})"

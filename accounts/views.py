@@ -1,0 +1,47 @@
+"""Recipient account pages: the parcels addressed to me, and my preferences."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from notifications.models import Notification
+from notifications.selectors import address_opted_out, parcels_for_user, profile_for, user_verified_addresses
+from notifications.services import profile_update
+from parcels.services import page_token
+
+from .forms import PreferencesForm
+
+
+@login_required
+def my_parcels(request: HttpRequest) -> HttpResponse:
+    parcels = [(parcel, page_token(parcel)) for parcel in parcels_for_user(request.user)]
+    emails, phones = user_verified_addresses(request.user)
+    return render(request, "account/my_parcels.html", {"parcels": parcels, "emails": emails, "phones": phones})
+
+
+def _current_choices(user) -> dict:
+    profile = profile_for(user)
+    emails, phones = user_verified_addresses(user)
+    return {
+        "language": profile.language if profile else "en",
+        "preferred_site": profile.preferred_site if profile else None,
+        "email": not any(address_opted_out(channel=Notification.Channel.EMAIL, address=a) for a in emails),
+        "sms": not any(address_opted_out(channel=Notification.Channel.SMS, address=a) for a in phones),
+    }
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    form = PreferencesForm(request.POST or None, initial=_current_choices(request.user))
+    if request.method == "POST" and form.is_valid():
+        site = form.cleaned_data["preferred_site"]
+        profile_update(
+            user=request.user, language=form.cleaned_data["language"], preferred_site_id=site.pk if site else None,
+            sms=form.cleaned_data["sms"], email=form.cleaned_data["email"],
+        )
+        messages.success(request, "Your preferences are saved.")
+        return redirect("accounts:preferences")
+    return render(request, "account/preferences.html", {"form": form})
