@@ -89,6 +89,10 @@ class LockerInline(admin.TabularInline):
     fields = ["name", "serial_number", "hardware_model", "firmware_version", "status", "last_heartbeat_at", "online"]
     readonly_fields = ["firmware_version", "last_heartbeat_at", "online"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Locker]:
+        # Each row prints the locker's name, which names its site.
+        return super().get_queryset(request).select_related("site")
+
     @admin.display(boolean=True)
     def online(self, obj: Locker) -> bool:
         return obj.is_online
@@ -148,7 +152,8 @@ class CompartmentInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Compartment]:
-        return super().get_queryset(request).select_related("size_class")
+        # Each row prints the door's name, which names its locker and site.
+        return super().get_queryset(request).select_related("size_class", "locker__site")
 
 
 class LayoutForm(forms.Form):

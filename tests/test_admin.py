@@ -101,6 +101,22 @@ def test_a_list_page_costs_as_many_queries_for_50_rows_as_for_1(
     assert len(console.get(url).context["cl"].result_list) == 50
 
 
+def test_change_pages_cost_as_many_queries_for_30_inline_rows_as_for_1(console: Client) -> None:
+    locker = LockerFactory()
+    CompartmentFactory(locker=locker)
+    LockerFactory(site=locker.site)
+    locker_url = reverse("admin:lockers_locker_change", args=[locker.pk])
+    site_url = reverse("admin:lockers_site_change", args=[locker.site_id])
+    for url in (locker_url, site_url):
+        queries_to_load(console, url)  # warm the per-process caches
+    with_one = (queries_to_load(console, locker_url), queries_to_load(console, site_url))
+
+    CompartmentFactory.create_batch(29, locker=locker)
+    LockerFactory.create_batch(29, site=locker.site)
+
+    assert (queries_to_load(console, locker_url), queries_to_load(console, site_url)) == with_one
+
+
 def test_the_site_list_shows_doors_free_doors_by_size_and_a_map_link(console: Client) -> None:
     locker = LockerFactory(site__name="Nicollet Mall Lockers")
     CompartmentFactory.create_batch(2, locker=locker, size_class=SizeClassFactory(code="S", inner_height_mm=80))
