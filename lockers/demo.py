@@ -494,8 +494,10 @@ def report(result: SeedResult, stdout: TextIO) -> None:
         f"{Site.objects.count()} sites, {Locker.objects.count()} lockers, "
         f"{Compartment.objects.count()} compartments.\n\n"
     )
-    stdout.write(f"Operator console: {settings.SITE_URL.rstrip('/')}/admin/\n\n")
-    stdout.write("Demo logins (the operator uses /admin/; partner people sign in by email at /accounts/login/):\n")
+    base = settings.SITE_URL.rstrip("/")
+    stdout.write(f"Operator console: {base}/admin/ (sign in with the operator's email address)\n")
+    stdout.write(f"Sign-in page for everyone: {base}/accounts/login/\n\n")
+    stdout.write("Demo logins (username, email to sign in with, password):\n")
     for who, username, email, password in result.logins:
         stdout.write(f"  {who:<40} {username:<20} {email:<34} {password}\n")
     stdout.write("\nCourier credentials at the lockers (badge, PIN):\n")
