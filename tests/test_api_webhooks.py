@@ -1,0 +1,65 @@
+"""Partner API: webhook endpoints (create with a secret shown once, list, delete, deliveries)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from carriers.models import WebhookEndpoint
+from carriers.webhooks import webhook_deliveries_fan_out
+from tests.partner_api_fixtures import *  # noqa: F403
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_registers_an_endpoint_and_shows_the_secret_once(api, carrier):
+    response = api.post("/api/v1/webhooks/", {"url": "https://hooks.example.com/ol",
+                                              "event_types": ["parcel.picked_up"]}, format="json")
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["secret"].startswith("whsec_")
+    assert WebhookEndpoint.objects.get(pk=created["id"]).partner == carrier
+    listed = api.get("/api/v1/webhooks/").json()
+    assert [e["id"] for e in listed] == [created["id"]]
+    assert "secret" not in listed[0]
+    assert "secret" not in api.get(f"/api/v1/webhooks/{created['id']}/").json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"url": "not a url"}, {"url": "ftp://x.example/"}, {"url": "https://x.example/", "event_types": ["nope"]},
+     {"url": "https://x.example/", "event_types": "parcel.picked_up"}, {}],
+)
+def test_bad_endpoints_are_400(api, body):
+    response = api.post("/api/v1/webhooks/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["type"].endswith("/validation_error")
+
+
+@override_settings(WEBHOOK_ALLOW_HTTP=False)
+def test_plain_http_is_refused_in_production(api):
+    response = api.post("/api/v1/webhooks/", {"url": "http://hooks.example.com/"}, format="json")
+    assert response.status_code == 400
+    assert "url" in response.json()["errors"]
+
+
+def test_it_deletes_an_endpoint_and_hides_others(api, other_api):
+    created = api.post("/api/v1/webhooks/", {"url": "https://hooks.example.com/"}, format="json").json()
+    url = f"/api/v1/webhooks/{created['id']}/"
+    assert other_api.get(url).status_code == 404
+    assert other_api.delete(url).status_code == 404
+    assert other_api.get("/api/v1/webhooks/").json() == []
+    assert api.delete(url).status_code == 204
+    assert api.get(url).status_code == 404
+
+
+def test_it_lists_an_endpoints_deliveries(api, announce):
+    created = api.post("/api/v1/webhooks/", {"url": "https://hooks.example.com/"}, format="json").json()
+    announce()
+    webhook_deliveries_fan_out()
+    deliveries = api.get(f"/api/v1/webhooks/{created['id']}/deliveries/").json()
+    assert [(d["event_type"], d["status"]) for d in deliveries] == [("parcel.announced", "pending")]
+
+
+def test_webhooks_need_a_key(client):
+    assert client.get("/api/v1/webhooks/").status_code == 401
