@@ -100,6 +100,7 @@ def reminders_enqueue(*, now: datetime | None = None) -> int:
 
     Each is keyed by the deadline, so it goes once per deadline, and an extension
     (a new deadline) earns a new reminder. Safe to run often and concurrently.
+    Returns how many parcels got a new message queued.
     """
     now = now or timezone.now()
     waiting = Parcel.objects.filter(
@@ -112,10 +113,12 @@ def reminders_enqueue(*, now: datetime | None = None) -> int:
         # "Today" only once the recipient's morning has begun: nobody wants an SMS at midnight.
         expiring_today = local_deadline.date() == local_now.date() and local_now.hour >= settings.REMINDER_MORNING_HOUR
         kind = Notification.Kind.EXPIRING_TODAY if expiring_today else Notification.Kind.PICKUP_REMINDER
+        key = f"deadline-{parcel.pickup_deadline.timestamp()}"
+        if Notification.objects.filter(parcel=parcel, kind=kind, dedupe_key=key).exists():
+            continue  # already queued by an earlier run; the unique constraint covers a racing one
         with transaction.atomic():
-            queued += len(notifications_enqueue(
-                parcel=parcel, kind=kind, dedupe_key=f"deadline-{parcel.pickup_deadline.timestamp()}"
-            ))
+            notifications_enqueue(parcel=parcel, kind=kind, dedupe_key=key)
+        queued += 1
     return queued
 
 
