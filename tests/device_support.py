@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from typing import Any
@@ -25,15 +26,19 @@ class SignedClient:
 
     def request(self, method: str, path: str, data: Any = None, *, timestamp: int | None = None,
                 nonce: str | None = None, body: bytes | None = None, secret: str | None = None,
-                sent_to: str | None = None):
+                sent_to: str | None = None, gzipped: bool = False):
         """Sign for `path` and `data`; `body`, `sent_to` and `secret` let a test tamper with what is sent."""
         full = path if path.startswith("/") else API + path
-        sent = body if body is not None else (json.dumps(data).encode() if data is not None else b"")
+        signed = json.dumps(data).encode() if data is not None else b""
+        extra = {}
+        if gzipped:
+            signed = gzip.compress(signed)
+            extra["Content-Encoding"] = "gzip"
+        sent = body if body is not None else signed
         headers = signing.signed_headers(
-            serial=self.locker.serial_number, secret=secret or self.secret, method=method, path=full,
-            body=json.dumps(data).encode() if data is not None else b"",
+            serial=self.locker.serial_number, secret=secret or self.secret, method=method, path=full, body=signed,
             timestamp=int(time.time()) if timestamp is None else timestamp, nonce=nonce,
-        )
+        ) | extra
         target = API + sent_to if sent_to else full
         return self.client.generic(method, target, sent, content_type="application/json", headers=headers)
 

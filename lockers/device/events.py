@@ -28,7 +28,8 @@ from parcels.errors import ParcelError
 from parcels.lifecycle import Who
 from parcels.models import Actor, Parcel
 
-MAX_EVENTS_PER_BATCH = 5000
+# A busy locker's day offline fits in one upload (the body may be gzip-compressed).
+MAX_EVENTS_PER_BATCH = 10_000
 CHUNK = 1000
 
 
@@ -88,7 +89,11 @@ def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
 
 
 def _store_new(locker: Locker, events: list[EventIn], now: datetime) -> list[DeviceEvent]:
-    """Insert the events this locker has not sent before; return them unsaved-state-free, in apply order."""
+    """Insert the events this locker has not sent before; return them in the order to apply them.
+
+    Call under the lock on the locker's row: then the rows inserted are exactly the
+    new ones (ignore_conflicts stays as the database's guard against a duplicate).
+    """
     unique = list({event.event_id: event for event in reversed(events)}.values())  # first copy of an id wins
     known: set[uuid.UUID] = set()
     for ids in _chunks([event.event_id for event in unique]):
@@ -99,15 +104,8 @@ def _store_new(locker: Locker, events: list[EventIn], now: datetime) -> list[Dev
         for event in unique
         if event.event_id not in known
     ]
-    # ignore_conflicts: the constraint, not this read, is the guard against a duplicate.
     DeviceEvent.objects.bulk_create(rows, batch_size=CHUNK, ignore_conflicts=True)
-    stored = {}
-    for ids in _chunks([row.event_id for row in rows]):
-        stored.update(
-            (row.event_id, row)
-            for row in DeviceEvent.objects.filter(locker=locker, event_id__in=ids, outcome=DeviceEvent.Outcome.PENDING)
-        )
-    return sorted(stored.values(), key=lambda row: (row.occurred_at, row.sequence, str(row.event_id)))
+    return sorted(rows, key=lambda row: (row.occurred_at, row.sequence, str(row.event_id)))
 
 
 class _Applier:
@@ -186,14 +184,17 @@ def _who_for(purpose: str, locker: Locker, data: dict[str, Any]) -> Who:
     return Who(Actor.RECIPIENT, f"keypad of {locker.serial_number}{offline}")
 
 
-def _write_outcomes(rows: list[DeviceEvent], results: list[tuple[str, str]], now: datetime) -> Counter:
-    groups: dict[tuple[str, str], list[int]] = {}
+def _write_outcomes(locker: Locker, rows: list[DeviceEvent], results: list[tuple[str, str]], now: datetime) -> Counter:
+    # One UPDATE per (outcome, note) and chunk: nearly every event of a day shares "applied".
+    groups: dict[tuple[str, str], list[uuid.UUID]] = {}
     for row, result in zip(rows, results, strict=True):
-        groups.setdefault(result, []).append(row.pk)
-    for (outcome, note), pks in groups.items():
+        groups.setdefault(result, []).append(row.event_id)
+    for (outcome, note), event_ids in groups.items():
         applied_at = now if outcome == DeviceEvent.Outcome.APPLIED else None
-        for chunk in _chunks(pks):
-            DeviceEvent.objects.filter(pk__in=chunk).update(outcome=outcome, note=note, applied_at=applied_at)
+        for chunk in _chunks(event_ids):
+            DeviceEvent.objects.filter(locker=locker, event_id__in=chunk).update(
+                outcome=outcome, note=note, applied_at=applied_at
+            )
     return Counter(outcome for outcome, _ in results)
 
 
@@ -215,7 +216,7 @@ def device_events_record(*, locker: Locker, events: list[EventIn]) -> SyncResult
         applier = _Applier(locker, rows)
         results = [applier.apply(row) for row in rows]
         applier.write_door_states()
-        outcomes = _write_outcomes(rows, results, now)
+        outcomes = _write_outcomes(locker, rows, results, now)
     last = DeviceEvent.objects.filter(locker=locker).aggregate(last=Max("sequence"))["last"]
     return SyncResult(received=len(events), duplicates=len(events) - len(rows), outcomes=outcomes,
                       last_sequence=last)

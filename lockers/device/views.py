@@ -26,6 +26,7 @@ from .commands import locker_command_acknowledge
 from .credentials import device_provisioning_exchange, device_secret_rotate
 from .events import EventIn, device_events_record
 from .heartbeat import HeartbeatIn, device_heartbeat_record
+from .parsers import GzipJSONParser
 
 
 def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -187,6 +188,8 @@ class CourierCollectView(DeviceView):
 
 
 class EventsView(DeviceView):
+    parser_classes = [GzipJSONParser]
+
     def post(self, request: Request) -> Response:
         data = _valid(s.EventsIn, request.data)
         events = [EventIn(**row) for row in data["events"]]
