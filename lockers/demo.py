@@ -24,6 +24,7 @@ from django_q.models import Schedule
 
 from carriers.models import CourierCredential, Partner, PartnerMember
 from carriers.services import courier_credential_create
+from parcels.demo import demo_parcels_ensure
 
 from .models import Compartment, Locker, Site, SizeClass
 from .services import compartments_set_condition, locker_lay_out, locker_record_heartbeat
@@ -330,7 +331,7 @@ def seed_demo(stdout: TextIO) -> SeedResult:
         accounts_ensure(result)
         couriers_ensure(result)
         heartbeat_schedule_ensure(result)
-        seed_demo_parcels(stdout)
+        result.created["parcels"] += demo_parcels_ensure(stdout)
     demo_heartbeats_send()
     report(result, stdout)
     return result
@@ -481,10 +482,6 @@ def demo_heartbeats_send() -> int:
     for locker in lockers:
         locker_record_heartbeat(locker=locker, firmware_version=FIRMWARE)
     return len(lockers)
-
-
-def seed_demo_parcels(stdout: TextIO) -> None:
-    """Hook for demo parcels (announced, stored, expired) once the parcel services exist."""
 
 
 def report(result: SeedResult, stdout: TextIO) -> None:
