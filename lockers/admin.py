@@ -31,11 +31,11 @@ class AvailabilityChangeList(ChangeList):
 
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
-        rows = list(self.result_list)
-        by_id = self.model_admin.availability_of([row.pk for row in rows])
-        for row in rows:
+        # Iterating evaluates the page once; the queryset keeps these same instances,
+        # so the attribute set here is what the list template reads.
+        by_id = self.model_admin.availability_of([row.pk for row in self.result_list])
+        for row in self.result_list:
             row.availability = by_id.get(row.pk, Availability())
-        self.result_list = rows
 
 
 class AvailabilityColumnsMixin:
