@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,7 @@ def test_a_receiver_always_failing_ends_failed_with_every_attempt_logged(receive
     assert [a.status_code for a in delivery.attempt_log.all()] == [500] * 4
     assert len(receiver.requests) == 4
     times = [a.at for a in delivery.attempt_log.all()]
-    assert [later - earlier for earlier, later in zip(times, times[1:], strict=False)] == [
+    assert [later - earlier for earlier, later in pairwise(times)] == [
         backoff(1), backoff(2), backoff(3)
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+PARTNER_API_PREFIX = "/api/v1/"
 PROBLEM = {
     "type": "object",
     "description": "RFC 9457 problem details. `type` is stable per error; `errors` holds field errors.",
@@ -40,10 +41,12 @@ IDEMPOTENCY_HEADER = {
 
 
 def add_problem_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """Postprocessing hook: document problem answers and the Idempotency-Key header on every operation."""
+    """Postprocessing hook: document problem answers and the Idempotency-Key header on partner operations."""
     result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, operations in result.get("paths", {}).items():
+        if not path.startswith(PARTNER_API_PREFIX):
+            continue  # other APIs (the device API) document their own errors
         for method, operation in operations.items():
             if method not in {"get", "post", "put", "patch", "delete"}:
                 continue
@@ -51,6 +54,6 @@ def add_problem_responses(result: dict[str, Any], generator: Any, request: Any, 
             codes = PUBLIC_ERRORS if keyless else ERRORS
             for code in codes:
                 operation["responses"].setdefault(code, {"description": ERRORS[code], "content": problem})
-            if method in {"post", "patch", "delete"} and path.startswith("/api/v1/"):
+            if method in {"post", "patch", "delete"}:
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_HEADER)
     return result

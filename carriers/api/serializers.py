@@ -199,6 +199,7 @@ class ParcelOut(serializers.ModelSerializer):
     size_class = serializers.SlugRelatedField(slug_field="code", read_only=True)
     compartment = serializers.CharField(source="compartment.label", allow_null=True, default=None)
     recipient_phone = serializers.CharField()
+    status_reason = serializers.CharField(help_text="Why the parcel is in its status (empty if unremarkable).")
 
     class Meta:
         model = Parcel
@@ -213,6 +214,10 @@ class ParcelOut(serializers.ModelSerializer):
 
 
 class TimelineEventOut(serializers.ModelSerializer):
+    from_status = serializers.CharField(help_text="Empty for the event that created the parcel.")
+    to_status = serializers.CharField()
+    reason = serializers.CharField()
+
     class Meta:
         model = ParcelEvent
         fields = ["type", "from_status", "to_status", "reason", "occurred_at", "site_id", "locker_id",

@@ -1,6 +1,9 @@
 """Routes of the partner API, mounted at /api/v1/."""
 
-from django.urls import path, register_converter
+from django.http import HttpRequest
+from django.urls import path, re_path, register_converter
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, schema
+from rest_framework.exceptions import NotFound
 
 from . import views
 
@@ -18,6 +21,15 @@ class IdConverter:
 
 
 register_converter(IdConverter, "id")
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@authentication_classes([])
+@permission_classes([])
+@schema(None)
+def unknown_path(request: HttpRequest) -> None:
+    """Any other path under /api/v1/ is a problem-details 404, like every API error."""
+    raise NotFound()
+
 
 app_name = "partner-api"
 urlpatterns = [
@@ -38,4 +50,5 @@ urlpatterns = [
     path("webhooks/", views.WebhookListCreateView.as_view(), name="webhooks"),
     path("webhooks/<id:endpoint_id>/", views.WebhookDetailView.as_view(), name="webhook"),
     path("webhooks/<id:endpoint_id>/deliveries/", views.WebhookDeliveriesView.as_view(), name="webhook-deliveries"),
+    re_path(r"", unknown_path),
 ]

@@ -156,7 +156,7 @@ class ParcelListCreateView(generics.GenericAPIView, PartnerView):
     def scope_for(self, request: Request) -> str:
         return ApiKey.Scope.WRITE if request.method == "POST" else ApiKey.Scope.READ
 
-    @extend_schema(operation_id="parcels_list", parameters=[s.ParcelListQuery],
+    @extend_schema(operation_id="parcels_list", parameters=[s.ParcelListQuery], responses=s.ParcelOut(many=True),
                    summary="List your parcels, newest first (cursor pagination)")
     def get(self, request: Request) -> Response:
         query = _valid(s.ParcelListQuery, request.query_params)
