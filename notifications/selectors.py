@@ -42,4 +42,4 @@ def parcels_for_user(user) -> QuerySet[Parcel]:
         match |= Q(recipient_email__iexact=email)
     if phones:
         match |= Q(recipient_phone__in=phones)
-    return Parcel.objects.filter(match).select_related("site").order_by("-created_at")
+    return Parcel.objects.filter(match).select_related("site", "partner").order_by("-created_at")

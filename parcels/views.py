@@ -57,15 +57,25 @@ EVENT_LABELS = {
     "drop_off": "Return dropped off",
     "problem_reported": "You reported a problem",
 }
-STATUS_INFO = {info.code: info for info in STATUS_CATALOGUE}
+STATUS_TITLES = {info.code: info.title for info in STATUS_CATALOGUE}
+# The catalogue speaks to partners about "the recipient"; the page speaks to the recipient.
+STATUS_FOR_RECIPIENT = {
+    ParcelStatus.ANNOUNCED: "Your parcel is on its way. We will send your code when it is in the locker.",
+    ParcelStatus.RESERVED: "A locker door is booked for your parcel. We will send your code when it is inside.",
+    ParcelStatus.READY_FOR_PICKUP: "Your parcel is in the locker. Use the code below to open the door.",
+    ParcelStatus.PICKED_UP: "You picked up this parcel. This page is your receipt.",
+    ParcelStatus.RETURN_ANNOUNCED: "Take your return to the locker and use the code below to open a door.",
+    ParcelStatus.DROPPED_OFF: "Your return is in the locker. A courier will collect it.",
+}
 WEEKDAYS = [("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"), ("fri", "Friday"),
             ("sat", "Saturday"), ("sun", "Sunday")]
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    # The token in the URL is the key to the parcel: keep it out of Referer headers,
-    # shared caches and search engines.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token in the URL is the key to the parcel: keep it out of other sites' Referer
+    # headers, shared caches and search engines. Same-origin (not no-referrer) because a
+    # browser sends `Origin: null` under no-referrer and CSRF checking rightly refuses that.
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 
@@ -116,7 +126,8 @@ def _page_context(parcel: Parcel, token: str, **forms: Any) -> dict[str, Any]:
         "parcel": parcel,
         "token": token,
         "site": site,
-        "status": STATUS_INFO[parcel.status],
+        "status_title": STATUS_TITLES[parcel.status],
+        "status_text": STATUS_FOR_RECIPIENT.get(parcel.status, ""),
         "timeline": [
             (event, EVENT_LABELS.get(event.type, event.type.replace("_", " ").capitalize()))
             for event in parcel_timeline(parcel)

@@ -45,7 +45,7 @@ def test_it_shows_status_code_qr_site_and_the_deadline_in_the_sites_time_zone(cl
     assert "Loring Park Lockers" in page and "1382 Willow St" in page and "openstreetmap.org" in page
     local = parcel.pickup_deadline.astimezone(parcel.site.tz)
     assert local.strftime("%H:%M") in page and ("CST" in page or "CDT" in page)
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-store" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
 
 
