@@ -1,5 +1,8 @@
 """The checkout locker picker, mounted at /widget/."""
 
+from django.urls import path
+
+from . import views
 
 app_name = "widget"
-urlpatterns: list = []
+urlpatterns = [path("", views.widget, name="picker")]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, settings
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode
@@ -37,7 +39,22 @@ CHECKS = [
 
 
 @pytest.fixture
-def network(carrier, locker, announce):
+def in_test_transaction():
+    """Keep the test's database connection across WSGI calls, as Django's test client does.
+
+    A request's end closes "old" connections; inside the test's transaction that would
+    close the connection that holds it (on PostgreSQL).
+    """
+    signals = (request_started, request_finished)
+    for signal in signals:
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in signals:
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def network(carrier, locker, announce, in_test_transaction):
     """A site with doors, parcels in two states, and a key with every scope."""
     announce(external_reference="order-1")
     announce(reserve=True)
