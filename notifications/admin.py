@@ -4,6 +4,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from parcels.models import SupportCase
+from parcels.support import support_cases_resolve
+
 from .models import Notification, NotificationAttempt, OptOut, RecipientProfile
 from .services import notification_resend
 
@@ -57,3 +60,29 @@ class RecipientProfileAdmin(admin.ModelAdmin):
     list_select_related = ("user", "preferred_site")
     search_fields = ("user__email", "phone")
     raw_id_fields = ("user", "preferred_site")
+
+
+# Registered here, beside the other recipient-facing records, because parcels/admin.py
+# belongs to the lifecycle engine's owner; it can move there without other changes.
+@admin.register(SupportCase)
+class SupportCaseAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kind", "status", "parcel", "parcel_site", "contact")
+    list_filter = ("status", "kind")
+    search_fields = ("parcel__tracking_number", "contact", "message")
+    list_select_related = ("parcel__site",)
+    raw_id_fields = ("parcel",)
+    date_hierarchy = "created_at"
+    readonly_fields = ("parcel", "kind", "message", "contact", "status", "created_at", "resolved_at")
+    actions = ["resolve"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="Site", ordering="parcel__site__name")
+    def parcel_site(self, case: SupportCase) -> str:
+        return case.parcel.site.name
+
+    @admin.action(description="Mark resolved")
+    def resolve(self, request: HttpRequest, queryset: QuerySet[SupportCase]) -> None:
+        count = support_cases_resolve(case_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} case(s) resolved.", messages.SUCCESS)

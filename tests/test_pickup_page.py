@@ -177,3 +177,19 @@ def test_a_picked_up_parcel_shows_its_receipt_without_a_code_and_still_takes_rep
     assert "Picked up" in page and "pickup code" not in page.lower()
     client.post(url(parcel, "problem"), {"kind": "damaged"})
     assert SupportCase.objects.filter(parcel=parcel, kind="damaged").exists()
+
+
+def test_the_operator_sees_support_cases_in_the_admin_and_resolves_them(client: Client, announce, locker):
+    from tests.factories import UserFactory
+
+    parcel = parcel_states.ready(announce)
+    client.post(url(parcel, "problem"), {"kind": "wrong_parcel", "message": "Not mine"})
+    case = SupportCase.objects.get()
+    client.force_login(UserFactory(username="op", is_staff=True, is_superuser=True))
+
+    listing = client.get("/admin/parcels/supportcase/").content.decode()
+    client.post("/admin/parcels/supportcase/", {"action": "resolve", "_selected_action": [case.pk]})
+
+    assert parcel.tracking_number in listing and "It is not my parcel" in listing
+    case.refresh_from_db()
+    assert case.status == "resolved" and case.resolved_at is not None
