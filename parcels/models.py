@@ -99,6 +99,9 @@ class Parcel(models.Model):
     page_seed = models.CharField(max_length=64, unique=True)
     page_token_hash = models.CharField(max_length=64, unique=True)
 
+    promised_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the retailer promised the customer the order would be ready."
+    )
     hold_expires_at = models.DateTimeField(null=True, blank=True)
     deposited_at = models.DateTimeField(null=True, blank=True)
     pickup_deadline = models.DateTimeField(null=True, blank=True)
@@ -141,6 +144,9 @@ class Parcel(models.Model):
             models.Index(
                 fields=["hold_expires_at"], condition=Q(status=ParcelStatus.RESERVED), name="parcel_reserved_hold"
             ),
+            # The retailer's "to load" queue and per-store KPIs read by site and time.
+            models.Index(fields=["site", "promised_at"], name="parcel_site_promised"),
+            models.Index(fields=["site", "deposited_at"], name="parcel_site_deposited"),
         ]
 
     def __str__(self) -> str:

@@ -50,6 +50,7 @@ class ParcelSpec:
     """What the partner says about the item: a size class or dimensions, weight, needs."""
 
     size_class: SizeClass | None = None
+    promised_at: datetime | None = None
     length_mm: int | None = None
     width_mm: int | None = None
     height_mm: int | None = None
@@ -128,6 +129,7 @@ def _new_parcel(
         recipient_phone=recipient.phone, recipient_email=recipient.email, recipient_language=recipient.language,
         size_class=spec.size_class, length_mm=spec.length_mm, width_mm=spec.width_mm, height_mm=spec.height_mm,
         weight_g=spec.weight_g, needs_accessible=spec.needs_accessible, temperature_need=spec.temperature_need,
+        promised_at=spec.promised_at,
         page_seed=seed, page_token_hash=codes.page_token_hash(codes.page_token_from_seed(seed)),
     )
     fitting_size_classes(parcel)  # refuse a parcel no door of the network can take
