@@ -287,3 +287,6 @@ class CompartmentAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, ordering="occupied")
     def occupied(self, obj: Compartment) -> bool:
         return obj.occupied
+
+# The device protocol's console (credentials, remote commands, event log) lives beside this file.
+from . import admin_device  # noqa: E402, F401
