@@ -27,7 +27,12 @@ run: $(VENV)/.installed-run
 	@echo "Open http://$(ADDR)/admin/ (demo logins printed above). Ctrl-C stops the server and the worker."
 	@trap 'kill 0' INT TERM EXIT; $(PY) manage.py qcluster & $(PY) manage.py runserver --noreload $(ADDR)
 
-test: $(VENV)/.installed-test
+# axe-core (accessibility checks in the browser tests) comes from npm when npm is there;
+# without npm or Debian's chromium the browser tests skip with a reason.
+.ci-node/node_modules/axe-core:
+	-command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix .ci-node axe-core@4
+
+test: $(VENV)/.installed-test .ci-node/node_modules/axe-core
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
