@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from phonenumber_field.formfields import PhoneNumberField
 
 from lockers.models import Site
 
@@ -16,3 +17,15 @@ class PreferencesForm(forms.Form):
     )
     email = forms.BooleanField(required=False, label="Send me emails about my parcels")
     sms = forms.BooleanField(required=False, label="Send me text messages (SMS) about my parcels")
+
+
+class PhoneForm(forms.Form):
+    phone = PhoneNumberField(label="Mobile phone number", widget=forms.TextInput(attrs={"autocomplete": "tel",
+                                                                                       "type": "tel"}))
+
+
+class PhoneCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code from the text message", max_length=6, min_length=6,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

@@ -7,12 +7,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from notifications.channels import DeliveryError
 from notifications.models import Notification
 from notifications.selectors import address_opted_out, parcels_for_user, profile_for, user_verified_addresses
-from notifications.services import profile_update
+from notifications.services import profile_phone_verified, profile_update
 from parcels.services import page_token
 
-from .forms import PreferencesForm
+from .forms import PhoneCodeForm, PhoneForm, PreferencesForm
+from .phone import phone_code_check, phone_code_send, phone_pending
 
 
 @login_required
@@ -45,3 +47,34 @@ def preferences(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your preferences are saved.")
         return redirect("accounts:preferences")
     return render(request, "account/preferences.html", {"form": form})
+
+
+@login_required
+def phone(request: HttpRequest) -> HttpResponse:
+    """Step one: the number to prove; a code goes to it by SMS."""
+    form = PhoneForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            phone_code_send(session=request.session, phone=form.cleaned_data["phone"].as_e164)
+        except DeliveryError:
+            messages.error(request, "We could not send a text to this number. Check it and try again.")
+        else:
+            return redirect("accounts:phone_confirm")
+    return render(request, "account/phone.html", {"form": form, "profile": profile_for(request.user)})
+
+
+@login_required
+def phone_confirm(request: HttpRequest) -> HttpResponse:
+    """Step two: the code from the text proves the number."""
+    pending = phone_pending(request.session)
+    if pending is None:
+        return redirect("accounts:phone")
+    form = PhoneCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        proven = phone_code_check(session=request.session, code=form.cleaned_data["code"])
+        if proven:
+            profile_phone_verified(user=request.user, phone=proven)
+            messages.success(request, f"Your phone number {proven} is verified.")
+            return redirect("accounts:my_parcels")
+        form.add_error("code", "This code is wrong or has expired.")
+    return render(request, "account/phone_confirm.html", {"form": form, "phone": pending})

@@ -148,3 +148,19 @@ def profile_update(
                 else:
                     optout_add(channel=channel, address=address, source=OptOut.Source.PROFILE)
     return profile
+
+
+def profile_phone_verified(*, user, phone: str) -> RecipientProfile:
+    """Record that `user` proved they receive SMS at `phone` (E.164).
+
+    A phone number is verified for one account at a time: numbers get recycled, so the
+    latest proof wins and any older claim on the number is withdrawn.
+    """
+    with transaction.atomic():
+        RecipientProfile.objects.filter(phone=phone, phone_verified=True).exclude(user=user).update(
+            phone_verified=False
+        )
+        profile, _ = RecipientProfile.objects.get_or_create(user=user)
+        profile.phone, profile.phone_verified = phone, True
+        profile.save(update_fields=["phone", "phone_verified"])
+    return profile

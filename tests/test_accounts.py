@@ -120,3 +120,53 @@ def test_recipients_need_no_second_factor(client: Client, settings, verified_use
     client.force_login(verified_user)
 
     assert client.get("/accounts/parcels/").status_code == 200
+
+
+def code_from_sms(sms_file) -> str:
+    import json
+
+    return re.search(r"\b(\d{6})\b", json.loads(sms_file.read_text().splitlines()[-1])["text"]).group(1)
+
+
+@pytest.fixture
+def sms_file(settings, tmp_path):
+    settings.SMS_BACKEND = "notifications.channels.FileSms"
+    settings.SMS_FILE_PATH = str(tmp_path / "sms.jsonl")
+    return tmp_path / "sms.jsonl"
+
+
+def test_a_phone_proven_by_texted_code_brings_its_parcels(client: Client, verified_user, announce, locker, sms_file):
+    parcel = parcel_states.ready(announce, recipient=services.Recipient(name="Ada", phone="+16125550177"))
+    client.force_login(verified_user)
+
+    client.post("/accounts/phone/", {"phone": "+1 612 555 0177"})
+    assert parcel.tracking_number not in client.get("/accounts/parcels/").content.decode()
+    response = client.post("/accounts/phone/confirm/", {"code": code_from_sms(sms_file)}, follow=True)
+
+    assert "+16125550177 is verified" in response.content.decode()
+    assert parcel.tracking_number in response.content.decode()
+
+
+def test_a_wrong_code_proves_nothing_and_tries_are_limited(client: Client, verified_user, sms_file):
+    client.force_login(verified_user)
+    client.post("/accounts/phone/", {"phone": "+16125550177"})
+    right = code_from_sms(sms_file)
+    wrong = f"{(int(right) + 1) % 10**6:06d}"
+
+    for _ in range(5):
+        response = client.post("/accounts/phone/confirm/", {"code": wrong})
+        assert "wrong or has expired" in response.content.decode()
+    client.post("/accounts/phone/confirm/", {"code": right})
+
+    assert not RecipientProfile.objects.filter(phone_verified=True).exists()
+
+
+def test_the_latest_account_to_prove_a_number_takes_it(client: Client, verified_user, sms_file):
+    other = UserFactory(username="previous-owner")
+    RecipientProfile.objects.create(user=other, phone="+16125550177", phone_verified=True)
+    client.force_login(verified_user)
+
+    client.post("/accounts/phone/", {"phone": "+16125550177"})
+    client.post("/accounts/phone/confirm/", {"code": code_from_sms(sms_file)})
+
+    assert RecipientProfile.objects.get(phone_verified=True).user == verified_user
