@@ -6,6 +6,8 @@ POST that made them: never put in a redirect, a message cookie or a log.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .keys import api_key_create, api_key_revoke
 from .models import ApiKey, Partner, PartnerMember, WebhookEndpoint
-from .selectors import partner_recent_deliveries
+from .selectors import SiteQuery, partner_recent_deliveries, site_search
 from .webhooks import EVENT_TYPES, InvalidWebhook, webhook_endpoint_create, webhook_endpoint_delete
 
 PORTAL_ROLES = (PartnerMember.Role.ADMIN, PartnerMember.Role.RETAIL_MANAGER)
@@ -36,6 +38,11 @@ class WebhookForm(forms.Form):
         choices=[(t, t) for t in EVENT_TYPES], widget=forms.CheckboxSelectMultiple, required=False,
         help_text="None ticked: every event type.",
     )
+
+
+class WidgetSearchForm(forms.Form):
+    q = forms.CharField(min_length=2, max_length=80, label="Postal code or address")
+    size = forms.SlugField(max_length=8, required=False, widget=forms.HiddenInput)
 
 
 def _partners_of(request: HttpRequest) -> list[Partner]:
@@ -131,11 +138,34 @@ def webhook_end(request: HttpRequest, slug: str, endpoint_id: int) -> HttpRespon
     return redirect("portal:home", slug=slug)
 
 
+def _web_origin(value: str) -> str:
+    """`value` if it is an http(s) origin (scheme://host[:port]), else ''."""
+    parts = urlsplit(value)
+    ok = parts.scheme in {"http", "https"} and parts.netloc and not (parts.path or parts.query or parts.fragment)
+    return value if ok else ""
+
+
+def _web_url(value: str) -> str:
+    """`value` if it is an absolute http(s) URL (never javascript: or data:), else ''."""
+    parts = urlsplit(value)
+    return value if parts.scheme in {"http", "https"} and parts.netloc else ""
+
+
 @require_GET
 @xframe_options_exempt  # made to be framed by any shop's checkout; it holds no secret and changes nothing
 def widget(request: HttpRequest) -> HttpResponse:
+    """The checkout locker picker. Without JavaScript the search runs here and a choice
+    follows `return_url`; with it, the page asks the public site search and posts the
+    choice to its opener or parent window (`origin` names who may receive it).
+    """
+    form = WidgetSearchForm(request.GET or None)
+    hits = []
+    if form.is_valid():
+        hits = site_search(SiteQuery(text=form.cleaned_data["q"], free_size=form.cleaned_data["size"]))
     return render(request, "carriers/widget/picker.html", {
-        "origin": request.GET.get("origin", ""),
-        "return_url": request.GET.get("return_url", ""),
-        "size": request.GET.get("size", ""),
+        "form": form,
+        "hits": hits,
+        "origin": _web_origin(request.GET.get("origin", "")),
+        "return_url": _web_url(request.GET.get("return_url", "")),
+        "size": form.data.get("size", "") if form.is_bound else "",
     })

@@ -1,0 +1,73 @@
+"""The checkout widget in headless Chromium: a shop page opens it, the shopper searches
+and chooses, and the shop page receives the chosen site through postMessage.
+
+This module is also the URLconf of its live server: the project's URLs plus the
+shop's page, served from the same test server.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+
+from lockers.models import Site
+from tests.conftest import CHROMIUM
+
+SHOP_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Shop checkout</title></head><body>
+<button id="open" type="button">Pick a locker</button>
+<output id="chosen"></output>
+<script>
+document.getElementById("open").addEventListener("click", function () {
+  window.open("/widget/?origin=" + encodeURIComponent(location.origin), "picker", "width=480,height=640");
+});
+window.addEventListener("message", function (event) {
+  if (event.origin !== location.origin || !event.data || event.data.type !== "openlockers:site-selected") return;
+  document.getElementById("chosen").textContent = event.data.site.id + " " + event.data.site.code;
+});
+</script></body></html>"""
+
+
+def shop_checkout(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(SHOP_PAGE)
+
+
+urlpatterns = [path("shop/checkout/", shop_checkout), path("", include("lockers_site.urls"))]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_shopper_picks_a_locker_and_the_shop_page_gets_it(live_server, settings, site, make_locker, monkeypatch):
+    make_locker("s m l")
+    other = Site.objects.create(code="nicollet", name="Nicollet Mall Lockers", address_line="900 Nicollet Mall",
+                                city="Minneapolis", postal_code="55402", latitude="44.975000", longitude="-93.272000")
+    make_locker("l", at=other)
+    settings.ROOT_URLCONF = __name__
+    # Playwright's sync API runs an event loop in this thread; the test touches the
+    # database only before it starts.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{live_server.url}/shop/checkout/")
+            with page.expect_popup() as opened:
+                page.click("#open")
+            picker = opened.value
+            picker.wait_for_load_state()
+            picker.fill("#q", "55403")
+            picker.click("button[type=submit]")
+            picker.wait_for_selector("ol.sites li")
+            assert picker.locator("svg.map circle").count() == 2
+            first = picker.locator("ol.sites li").first
+            assert "Loring Park Lockers" in first.inner_text()
+            first.get_by_role("button", name="Choose Loring Park Lockers").click()
+            page.wait_for_function("document.getElementById('chosen').textContent !== ''")
+            assert page.locator("#chosen").inner_text() == f"{site.pk} {site.code}"
+        finally:
+            browser.close()
