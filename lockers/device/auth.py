@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -92,6 +93,16 @@ def device_nonces_purge(*, locker: Locker | None = None) -> int:
         old = old.filter(locker=locker)
     deleted, _ = old.delete()
     return deleted
+
+
+class DeviceSignatureScheme(OpenApiAuthenticationExtension):
+    target_class = DeviceSignatureAuthentication
+    name = "lockerSignature"
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": signing.HEADER_SIGNATURE,
+                "description": "HMAC-SHA256 request signature with X-Locker-Serial, -Timestamp and -Nonce: "
+                               "see docs/device-protocol.md."}
 
 
 class IsDevice(BasePermission):

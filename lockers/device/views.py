@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -64,6 +66,7 @@ class ProvisionView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
+    @extend_schema(request=s.ProvisionIn, responses={201: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
         data = _valid(s.ProvisionIn, request.data)
         secret = device_provisioning_exchange(serial_number=data["serial_number"], token=data["token"])
@@ -71,12 +74,14 @@ class ProvisionView(APIView):
 
 
 class RotateSecretView(DeviceView):
+    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
         secret = device_secret_rotate(credential=request.auth)
         return Response({"secret": secret}, status=status.HTTP_201_CREATED)
 
 
 class HeartbeatView(DeviceView):
+    @extend_schema(request=s.HeartbeatIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
         data = _valid(s.HeartbeatIn, request.data)
         report = HeartbeatIn(
@@ -98,6 +103,7 @@ class HeartbeatView(DeviceView):
 
 
 class BundleView(DeviceView):
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def get(self, request: Request) -> Response:
         bundle = offline_bundle(self.locker)
         return Response({
@@ -109,6 +115,7 @@ class BundleView(DeviceView):
 
 
 class PickupCodeView(DeviceView):
+    @extend_schema(request=s.CodeIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
         data = _valid(s.CodeIn, request.data)
         parcels = pickup_code_verify(locker=self.locker, pin=data["pin"] or None, qr_token=data["qr_token"] or None)
@@ -116,6 +123,7 @@ class PickupCodeView(DeviceView):
 
 
 class DropOffCodeView(DeviceView):
+    @extend_schema(request=s.CodeIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
         data = _valid(s.CodeIn, request.data)
         parcel = dropoff_code_verify(locker=self.locker, pin=data["pin"] or None, qr_token=data["qr_token"] or None)
@@ -123,6 +131,7 @@ class DropOffCodeView(DeviceView):
 
 
 class CourierSignInView(DeviceView):
+    @extend_schema(request=s.CourierSignInIn, responses={201: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
         data = _valid(s.CourierSignInIn, request.data)
         session = courier.courier_session_open(locker=self.locker, badge_number=data["badge_number"], pin=data["pin"])
@@ -147,6 +156,7 @@ def _courier_parcel(parcel: Parcel, locker_id: int) -> dict[str, Any]:
 
 
 class CourierParcelsView(DeviceView):
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def get(self, request: Request) -> Response:
         credential = courier.courier_session_check(locker=self.locker, token=request.query_params.get("session", ""))
         expected = courier.courier_expected_parcels(locker=self.locker, credential=credential)
@@ -160,6 +170,7 @@ class CourierParcelsView(DeviceView):
 
 
 class CourierDepositView(DeviceView):
+    @extend_schema(request=s.CourierDepositIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
         data = _valid(s.CourierDepositIn, request.data)
         credential = courier.courier_session_check(locker=self.locker, token=data["session"])
@@ -170,6 +181,7 @@ class CourierDepositView(DeviceView):
 
 
 class CourierDoorProblemView(DeviceView):
+    @extend_schema(request=s.CourierDoorProblemIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
         data = _valid(s.CourierDoorProblemIn, request.data)
         credential = courier.courier_session_check(locker=self.locker, token=data["session"])
@@ -180,6 +192,7 @@ class CourierDoorProblemView(DeviceView):
 
 
 class CourierCollectView(DeviceView):
+    @extend_schema(request=s.CourierCollectIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
         data = _valid(s.CourierCollectIn, request.data)
         credential = courier.courier_session_check(locker=self.locker, token=data["session"])
@@ -190,6 +203,7 @@ class CourierCollectView(DeviceView):
 class EventsView(DeviceView):
     parser_classes = [GzipJSONParser]
 
+    @extend_schema(request=s.EventsIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
         data = _valid(s.EventsIn, request.data)
         events = [EventIn(**row) for row in data["events"]]
@@ -198,6 +212,7 @@ class EventsView(DeviceView):
 
 
 class CommandAckView(DeviceView):
+    @extend_schema(request=s.CommandAckIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request, command_id: int) -> Response:
         data = _valid(s.CommandAckIn, request.data)
         command = locker_command_acknowledge(
