@@ -102,6 +102,11 @@ def test_another_partners_parcel_is_404_everywhere(other_api, announce, other_pa
     assert parcel.status == ParcelStatus.ANNOUNCED
 
 
+def test_a_nul_byte_or_a_long_reference_in_the_path_is_a_400(api):
+    assert api.get("/api/v1/parcels/by-reference/a%00b/").status_code == 400
+    assert api.get(f"/api/v1/parcels/by-reference/{'r' * 101}/").status_code == 400
+
+
 def test_a_huge_id_in_the_path_is_a_404(api):
     assert api.get("/api/v1/parcels/99999999999999999999999999/").status_code == 404
     assert api.get("/api/v1/parcels/999999999999999999/").status_code == 404

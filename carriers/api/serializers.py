@@ -194,6 +194,12 @@ class ParcelListQuery(serializers.Serializer):
     tracking_number = serializers.CharField(max_length=64, required=False)
 
 
+class ReferenceIn(serializers.Serializer):
+    """A path's external reference, checked like a body field (no NUL bytes, bounded)."""
+
+    reference = serializers.CharField(max_length=100)
+
+
 class ParcelOut(serializers.ModelSerializer):
     site_id = serializers.IntegerField()
     size_class = serializers.SlugRelatedField(slug_field="code", read_only=True)

@@ -198,6 +198,7 @@ class ParcelByReferenceView(PartnerView):
     @extend_schema(operation_id="parcels_by_reference", responses=s.ParcelOut,
                    summary="Your most recent parcel with this external reference")
     def get(self, request: Request, reference: str) -> Response:
+        reference = _valid(s.ReferenceIn, {"reference": reference})["reference"]
         parcel = self.parcels().filter(external_reference=reference).order_by("-id").first()
         if parcel is None:
             raise Http404
