@@ -25,7 +25,7 @@ run: $(VENV)/.installed-run
 	$(PY) manage.py seed_demo
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@echo "Open http://$(ADDR)/admin/ (demo logins printed above). Ctrl-C stops the server and the worker."
-	@trap 'kill 0' INT TERM EXIT; $(PY) manage.py qcluster & $(PY) manage.py runserver --noreload $(ADDR)
+	exec $(PY) manage.py serve $(ADDR)
 
 # axe-core (accessibility checks in the browser tests) comes from npm when npm is there;
 # without npm or Debian's chromium the browser tests skip with a reason.

@@ -1,7 +1,7 @@
 """Settings for the open smart-locker network, read from the environment.
 
 Development needs nothing set: SQLite beside the code, console email and SMS.
-Production (DEBUG off) refuses to start without a real SECRET_KEY and PIN_PEPPER.
+Production (DEBUG off) refuses to start without a real SECRET_KEY and CODE_PEPPER.
 """
 
 from __future__ import annotations
@@ -238,7 +238,6 @@ RESERVATION_HOLD = timedelta(minutes=env_int("RESERVATION_HOLD_MINUTES", 24 * 60
 PICKUP_WINDOW = timedelta(hours=env_int("PICKUP_WINDOW_HOURS", 72))
 PICKUP_EXTENSION = timedelta(hours=env_int("PICKUP_EXTENSION_HOURS", 48))
 REMINDER_BEFORE_DEADLINE = timedelta(hours=env_int("REMINDER_BEFORE_DEADLINE_HOURS", 24))
-EXPIRING_SOON = timedelta(hours=env_int("EXPIRING_SOON_HOURS", 6))
 NEARBY_SITE_RADIUS_KM = float(env_str("NEARBY_SITE_RADIUS_KM", "5"))
 
 # Recipient notifications (notifications/): outbox delivery, SMS gateway, STOP replies.

@@ -509,39 +509,6 @@ def parcels_expire_due(*, now: datetime | None = None) -> int:
     return expired
 
 
-def _reminder_kind(deadline: datetime, now: datetime) -> str | None:
-    if deadline - settings.EXPIRING_SOON <= now:
-        return Notification.Kind.EXPIRING_TODAY
-    if deadline - settings.REMINDER_BEFORE_DEADLINE <= now:
-        return Notification.Kind.PICKUP_REMINDER
-    return None
-
-
-def reminders_send_due(*, now: datetime | None = None) -> int:
-    """Queue the reminder (a day before) and the last call (hours before) for waiting parcels.
-
-    Each is queued once per deadline: an extension re-arms both. Safe to run twice at
-    once (the outbox's unique constraint drops a second copy). Returns how many
-    parcels got a new reminder.
-    """
-    now = now or timezone.now()
-    due = Parcel.objects.filter(
-        status=ParcelStatus.READY_FOR_PICKUP,
-        pickup_deadline__gt=now,
-        pickup_deadline__lte=now + settings.REMINDER_BEFORE_DEADLINE,
-    )
-    queued = 0
-    for parcel in due:
-        kind = _reminder_kind(parcel.pickup_deadline, now)
-        key = f"deadline-{parcel.pickup_deadline.timestamp()}"
-        if kind is None or Notification.objects.filter(parcel=parcel, kind=kind, dedupe_key=key).exists():
-            continue
-        with transaction.atomic():
-            notifications_enqueue(parcel=parcel, kind=kind, dedupe_key=key)
-        queued += 1
-    return queued
-
-
 def parcel_collect(*, parcel_id: int, who: Who, occurred_at: datetime | None = None) -> Parcel:
     """A courier took an expired parcel or a dropped-off return out of its door."""
     with transaction.atomic():

@@ -12,7 +12,3 @@ def holds_release() -> int:
 
 def parcels_expire() -> int:
     return services.parcels_expire_due()
-
-
-def reminders_queue() -> int:
-    return services.reminders_send_due()

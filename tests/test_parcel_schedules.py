@@ -9,7 +9,7 @@ from tests import parcel_states as states
 
 def test_the_lifecycle_schedules_are_installed_by_migrate(db):
     funcs = set(Schedule.objects.values_list("func", flat=True))
-    assert {"parcels.tasks.holds_release", "parcels.tasks.parcels_expire", "parcels.tasks.reminders_queue"} <= funcs
+    assert {"parcels.tasks.holds_release", "parcels.tasks.parcels_expire"} <= funcs
 
 
 def test_the_scheduled_expiry_task_expires_due_parcels(announce, locker, time_machine):

@@ -238,16 +238,6 @@ def test_expiry_waits_for_the_deadline_and_is_idempotent(announce, locker):
     assert parcel.compartment_id is not None  # it waits in its door for the courier
 
 
-def test_reminders_are_due_once_per_deadline(announce, locker):
-    parcel = states.ready(announce)
-    before = parcel.pickup_deadline - timedelta(hours=23)
-    assert services.reminders_send_due(now=before) == 1
-    assert services.reminders_send_due(now=before) == 0
-    assert services.reminders_send_due(now=parcel.pickup_deadline - timedelta(hours=2)) == 1
-    kinds = sorted(Notification.objects.filter(parcel=parcel, channel="sms").values_list("kind", flat=True))
-    assert kinds == ["expiring_today", "parcel_ready", "pickup_reminder"]
-
-
 def test_a_return_is_dropped_off_in_a_fitting_door_and_collected(carrier, site, sizes, locker):
     parcel, issued = states.return_announced(carrier, site, sizes)
     assert Notification.objects.filter(parcel=parcel, kind="return_code").exists()

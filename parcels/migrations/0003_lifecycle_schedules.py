@@ -1,11 +1,12 @@
-"""Schedules of the lifecycle's time rules (django-q2), every minute."""
+"""Schedules of the lifecycle's time rules (django-q2), every minute.
+
+Reminders are queued by the notifications app's own schedule."""
 
 from django.db import migrations
 
 SCHEDULES = [
     ("parcels: release expired holds", "parcels.tasks.holds_release"),
     ("parcels: expire overdue parcels", "parcels.tasks.parcels_expire"),
-    ("parcels: queue pickup reminders", "parcels.tasks.reminders_queue"),
 ]
 
 
