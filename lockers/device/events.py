@@ -179,8 +179,8 @@ class _Applier:
 def _who_for(purpose: str, locker: Locker, data: dict[str, Any]) -> Who:
     offline = " (offline)" if data.get("offline") else ""
     if purpose in (Purpose.DEPOSIT, Purpose.COLLECT):
-        badge = str(data.get("badge_number", ""))[:40]
-        return Who(Actor.COURIER, f"courier {badge} at {locker.serial_number}{offline}".replace("  ", " "))
+        courier = " ".join(["courier", str(data.get("badge_number", ""))[:40]]).strip()
+        return Who(Actor.COURIER, f"{courier} at {locker.serial_number}{offline}")
     return Who(Actor.RECIPIENT, f"keypad of {locker.serial_number}{offline}")
 
 
