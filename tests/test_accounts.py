@@ -28,6 +28,14 @@ def sign_up_and_verify(client: Client, address: str) -> None:
     client.post("/accounts/login/", {"login": address, "password": PASSWORD})
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """allauth counts sign-ups and confirmation emails per address in the cache; start each test clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def verified_user(db):
     user = UserFactory(username="ada", email="ada@example.com")

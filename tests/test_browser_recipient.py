@@ -33,6 +33,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 PHONE = {"width": 390, "height": 844}
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """allauth counts sign-ups and confirmation emails per address in the cache; start each test clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="module")
 def chromium() -> Iterator:
     from playwright.sync_api import sync_playwright
@@ -173,6 +181,8 @@ def test_sign_up_verify_email_and_see_ones_parcels(page, announce, locker, site_
     parcel = parcel_states.ready(announce)
     password = "a long pass phrase 42"
 
+    page.goto(f"{site_url}/accounts/login/")
+    assert_accessible(page, "login page")
     page.goto(f"{site_url}/accounts/signup/")
     assert_accessible(page, "sign-up page")
     page.get_by_label("Email").fill("ada@example.com")
@@ -185,7 +195,6 @@ def test_sign_up_verify_email_and_see_ones_parcels(page, announce, locker, site_
     assert_accessible(page, "confirm-email page")
     page.get_by_role("button", name=re.compile("Confirm", re.I)).click()
     if "/accounts/login/" in page.url:
-        assert_accessible(page, "login page")
         page.get_by_label("Email").fill("ada@example.com")
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name=re.compile("Sign In", re.I)).click()
@@ -194,5 +203,6 @@ def test_sign_up_verify_email_and_see_ones_parcels(page, announce, locker, site_
     assert page.get_by_role("link", name=re.compile(parcel.tracking_number)).is_visible()
     screenshot(page, "my-parcels-phone")
     assert_accessible(page, "my parcels page")
-    page.goto(f"{site_url}/accounts/preferences/")
-    assert_accessible(page, "preferences page")
+    for path, label in (("preferences", "preferences page"), ("phone", "phone page"), ("2fa", "two-factor page")):
+        page.goto(f"{site_url}/accounts/{path}/")
+        assert_accessible(page, label)
