@@ -21,4 +21,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("partners/", include("carriers.urls")),
     path("widget/", include("carriers.widget_urls")),
+    # Retailers' click-and-collect dashboard for store staff (carriers.dashboard).
+    path("store/", include("carriers.dashboard.urls")),
 ]

@@ -1,0 +1,1 @@
+"""The retailers' click-and-collect dashboard for store staff, mounted at /store/."""
