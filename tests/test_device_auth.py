@@ -138,3 +138,11 @@ def test_a_rotation_asked_by_the_operator_reaches_the_locker_and_the_old_secret_
         _problem(device.post("heartbeat", HEARTBEAT), 401, "signature_invalid")
         answer = device.post("heartbeat", HEARTBEAT, secret=new_secret)
     assert answer.status_code == 200 and answer.json()["rotate_secret"] is False
+
+
+def test_old_nonces_are_forgotten_at_the_heartbeat(device):
+    device.post("heartbeat", HEARTBEAT)
+    assert DeviceNonce.objects.count() == 1
+    with time_machine.travel(time.time() + 11 * 60, tick=False):
+        device.post("heartbeat", HEARTBEAT)
+    assert DeviceNonce.objects.count() == 1  # the first one is gone, the new one kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -289,3 +290,21 @@ def test_occurred_at_reaches_the_parcel_timeline(device, announce):
     parcel.refresh_from_db()
     assert parcel.picked_up_at == when
     assert ParcelEvent.objects.get(parcel=parcel, type="pick_up").occurred_at == when
+
+
+def test_a_signed_body_that_is_not_gzip_is_a_problem_not_a_crash(device):
+    garbage = b"not gzip at all"
+    path = "/api/device/v1/events"
+    headers = signing.signed_headers(serial=device.locker.serial_number, secret=device.secret, method="POST",
+                                     path=path, body=garbage, timestamp=int(time.time()))
+    answer = device.client.generic("POST", path, garbage, content_type="application/json",
+                                   headers=headers | {"Content-Encoding": "gzip"})
+    assert answer.status_code == 400
+    assert answer.json()["type"].endswith("/parse_error")
+
+
+def test_a_gzip_body_is_accepted(device, announce):
+    parcel = deposited(announce, device)
+    answer = device.post("events", {"events": close_after("pickup", {"door": parcel.compartment.label,
+                                                                     "parcel_id": parcel.pk})}, gzipped=True)
+    assert answer.status_code == 200 and answer.json()["applied"] == 2
