@@ -26,6 +26,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
 
 class IssueTokenForm(forms.Form):
     locker = forms.ModelChoiceField(Locker.objects.filter(status=Locker.Status.ACTIVE).select_related("site"))
@@ -87,7 +90,10 @@ class DeviceCredentialAdmin(ReadOnlyAdmin):
         asked = device_rotation_request(locker_ids=list(queryset.values_list("locker_id", flat=True)))
         self.message_user(request, f"{asked} locker(s) will rotate their secret at the next heartbeat.")
 
-    @admin.action(description="Revoke: lock the locker out at once", permissions=["delete"])
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("lockers.delete_devicecredential")
+
+    @admin.action(description="Revoke: lock the locker out at once", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[DeviceCredential]) -> None:
         revoked = device_credential_revoke(locker_ids=list(queryset.values_list("locker_id", flat=True)))
         self.message_user(request, f"{revoked} locker(s) revoked; issue a new token to bring one back.",
