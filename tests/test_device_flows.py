@@ -15,7 +15,7 @@ from carriers.services import courier_credential_create
 from lockers.device import signing
 from lockers.device.commands import locker_command_queue
 from lockers.device.errors import CommandRateLimited
-from lockers.models import Compartment, LockerCommand
+from lockers.models import Compartment, DeviceEvent, LockerCommand
 from notifications.models import Notification
 from parcels.models import ParcelEvent, ParcelStatus
 from parcels.services import code_secrets, parcels_expire_due
@@ -308,3 +308,16 @@ def test_a_gzip_body_is_accepted(device, announce):
     answer = device.post("events", {"events": close_after("pickup", {"door": parcel.compartment.label,
                                                                      "parcel_id": parcel.pk})}, gzipped=True)
     assert answer.status_code == 200 and answer.json()["applied"] == 2
+
+
+def test_a_late_offline_pickup_of_a_parcel_expired_meanwhile_is_kept_as_ignored(device, announce):
+    parcel = deposited(announce, device)
+    before_deadline = parcel.pickup_deadline - timedelta(minutes=5)
+    parcels_expire_due(now=parcel.pickup_deadline + timedelta(seconds=1))
+
+    result = device.post("events", {"events": [event("door_closed", parcel.compartment.label, purpose="pickup",
+                                                     parcel_id=parcel.pk, at=before_deadline, offline=True)]})
+
+    assert result.json()["ignored"] == 1
+    stored = DeviceEvent.objects.get(locker=device.locker)
+    assert (stored.outcome, "expired" in stored.note) == ("ignored", True)
