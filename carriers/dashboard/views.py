@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from parcels.errors import ParcelError
+from parcels.errors import NoFittingCompartment, ParcelError
 from parcels.models import ParcelStatus
 from parcels.selectors import parcel_timeline
 from parcels.services import deposit_door_problem, parcel_collect, parcel_deposit, parcel_extend
@@ -204,19 +204,21 @@ def door_closed(request: HttpRequest, scope: StoreScope, order_id: int) -> HttpR
 @require_POST
 @store_page
 def door_problem(request: HttpRequest, scope: StoreScope, order_id: int) -> HttpResponse:
+    """'Door too small' or 'door broken': one tap moves the order to another fitting door."""
     order = store_order(scope, order_id)
     form = DoorProblemForm(request.POST)
     if not form.is_valid():
         raise Http404("Unknown door problem.")
-    problem = form.cleaned_data["problem"]
-    moved = _done(
-        request, lambda: deposit_door_problem(parcel_id=order.pk, problem=problem, who=scope.who()),
-        "Use the door shown now.",
-    )
-    if moved:
-        return redirect(_url("order-load", scope, order_id=order.pk))
-    messages.warning(request, f"No other door fits order {order.tracking_number} now: keep it aside.")
-    return redirect(_url("home", scope))
+    try:
+        door = deposit_door_problem(parcel_id=order.pk, problem=form.cleaned_data["problem"], who=scope.who())
+    except NoFittingCompartment:
+        messages.warning(request, f"No other door fits order {order.tracking_number} now: keep it aside.")
+        return redirect(_url("home", scope))
+    except ParcelError as error:
+        messages.error(request, error.detail)
+        return redirect(_url("home", scope))
+    messages.success(request, f"Use door {door.label} instead.")
+    return redirect(_url("order-load", scope, order_id=order.pk))
 
 
 @require_POST
