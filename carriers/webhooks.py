@@ -133,6 +133,7 @@ def _claim(delivery_id: int, now: datetime) -> bool:
         WebhookDelivery.objects.filter(
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
             pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now,
+            endpoint__is_active=True,
         ).update(claimed_until=now + lease)
     )
 
@@ -216,7 +217,7 @@ def webhook_deliveries_send_due(*, now: datetime | None = None, limit: int = 100
     now = now or timezone.now()
     due = WebhookDelivery.objects.filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-        status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now,
+        status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now, endpoint__is_active=True,
     ).order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
     return sum(webhook_delivery_send(delivery_id=pk, now=now) for pk in list(due))
 

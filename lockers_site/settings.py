@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "carriers",
     "parcels",
     "notifications",
+    # Benchmark and scale-data commands (manage.py bench, generate_scale_data); no models, no URLs.
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -209,6 +211,7 @@ SPECTACULAR_SETTINGS = {
         "ExceptionReasonEnum": "parcels.models.ExceptionReason",
         "LanguageEnum": "lockers_site.settings.LANGUAGES",
         "WebhookDeliveryStatusEnum": "carriers.models.WebhookDelivery.Status",
+        "TemperatureZoneEnum": "lockers.models.Compartment.TemperatureZone",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -7,6 +7,8 @@ must conform to the schema (status code, content type, headers and body).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -82,6 +84,10 @@ def test_the_schema_and_docs_are_served(db):
     announce = document["paths"]["/api/v1/parcels/"]["post"]
     assert "examples" in announce["requestBody"]["content"]["application/json"]
     assert any(p["name"] == "Idempotency-Key" for p in announce["parameters"])
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if path.startswith("/api/v1/") and method != "delete":
+                assert "examples" in json.dumps(operation), f"{method} {path} has no example"
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content

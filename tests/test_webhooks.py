@@ -227,3 +227,15 @@ def test_a_committed_transition_queues_the_dispatch_task(carrier, announce):
     webhook_endpoint_create(partner=carrier, url="https://a.example/h", event_types=[])
     announce()
     assert OrmQ.objects.count() >= 1
+
+
+def test_a_paused_endpoint_gets_nothing_until_it_is_active_again(receiver_for, carrier, announce):
+    receiver = receiver_for([200])
+    created = webhook_endpoint_create(partner=carrier, url=receiver.url, event_types=[])
+    announce()
+    webhook_deliveries_fan_out()
+    type(created.endpoint).objects.filter(pk=created.endpoint.pk).update(is_active=False)
+    assert webhook_deliveries_send_due() == 0
+    assert receiver.requests == []
+    type(created.endpoint).objects.filter(pk=created.endpoint.pk).update(is_active=True)
+    assert webhook_deliveries_send_due() == 1

@@ -105,7 +105,8 @@ class PublicSiteSearchView(APIView):
     permission_classes: list[type] = []
     throttle_classes = [PublicIpThrottle]
 
-    @extend_schema(operation_id="public_sites_search", parameters=[s.PublicSiteSearchQuery], auth=[],
+    @extend_schema(operation_id="public_sites_search", examples=[examples.PUBLIC_SITES],
+                   parameters=[s.PublicSiteSearchQuery], auth=[],
                    responses=s.PublicSiteSearchOut, summary="Find sites by postal code or address text (no key)")
     def get(self, request: Request) -> Response:
         query = _valid(s.PublicSiteSearchQuery, request.query_params)
@@ -132,7 +133,8 @@ class SiteSearchView(PartnerView):
 
 
 class SiteDetailView(PartnerView):
-    @extend_schema(operation_id="sites_retrieve", responses=s.SiteOut, summary="One site with its free doors")
+    @extend_schema(operation_id="sites_retrieve", examples=[examples.SITE],
+                   responses=s.SiteOut, summary="One site with its free doors")
     def get(self, request: Request, site_id: int) -> Response:
         site = get_object_or_404(Site.objects.exclude(status=Site.Status.DECOMMISSIONED), pk=site_id)
         hit = SiteHit(site=site, free_by_size=free_doors_by_site([site.pk])[site.pk])
@@ -156,7 +158,8 @@ class ParcelListCreateView(generics.GenericAPIView, PartnerView):
     def scope_for(self, request: Request) -> str:
         return ApiKey.Scope.WRITE if request.method == "POST" else ApiKey.Scope.READ
 
-    @extend_schema(operation_id="parcels_list", parameters=[s.ParcelListQuery], responses=s.ParcelOut(many=True),
+    @extend_schema(operation_id="parcels_list", examples=[examples.PARCEL_ITEM],
+                   parameters=[s.ParcelListQuery], responses=s.ParcelOut(many=True),
                    summary="List your parcels, newest first (cursor pagination)")
     def get(self, request: Request) -> Response:
         query = _valid(s.ParcelListQuery, request.query_params)
@@ -195,7 +198,7 @@ class ParcelDetailView(PartnerView):
 
 
 class ParcelByReferenceView(PartnerView):
-    @extend_schema(operation_id="parcels_by_reference", responses=s.ParcelOut,
+    @extend_schema(operation_id="parcels_by_reference", examples=[examples.PARCEL_ITEM], responses=s.ParcelOut,
                    summary="Your most recent parcel with this external reference")
     def get(self, request: Request, reference: str) -> Response:
         reference = _valid(s.ReferenceIn, {"reference": reference})["reference"]
@@ -206,14 +209,15 @@ class ParcelByReferenceView(PartnerView):
 
 
 class ParcelTimelineView(PartnerView):
-    @extend_schema(operation_id="parcels_timeline", responses=s.TimelineEventOut(many=True),
+    @extend_schema(operation_id="parcels_timeline", examples=[examples.TIMELINE],
+                   responses=s.TimelineEventOut(many=True),
                    summary="The parcel's custody events, oldest first")
     def get(self, request: Request, parcel_id: int) -> Response:
         return Response(s.TimelineEventOut(parcel_timeline(self.parcel(parcel_id)), many=True).data)
 
 
 class ParcelCancelView(WriteView):
-    @extend_schema(operation_id="parcels_cancel", request=None, responses=s.ParcelOut,
+    @extend_schema(operation_id="parcels_cancel", examples=[examples.PARCEL_ITEM], request=None, responses=s.ParcelOut,
                    summary="Cancel a parcel not yet deposited")
     @idempotent
     def post(self, request: Request, parcel_id: int) -> Response:
@@ -221,7 +225,7 @@ class ParcelCancelView(WriteView):
 
 
 class ParcelReserveView(WriteView):
-    @extend_schema(operation_id="parcels_reserve", request=None, responses=s.ParcelOut,
+    @extend_schema(operation_id="parcels_reserve", examples=[examples.PARCEL_ITEM], request=None, responses=s.ParcelOut,
                    summary="Hold a fitting door at the parcel's site")
     @idempotent
     def post(self, request: Request, parcel_id: int) -> Response:
@@ -229,7 +233,8 @@ class ParcelReserveView(WriteView):
 
 
 class ParcelRedirectView(WriteView):
-    @extend_schema(operation_id="parcels_redirect", request=s.ParcelRedirectIn, responses=s.ParcelOut,
+    @extend_schema(operation_id="parcels_redirect", examples=[examples.REDIRECT_IN, examples.PARCEL_ITEM],
+                   request=s.ParcelRedirectIn, responses=s.ParcelOut,
                    summary="Send a parcel not yet deposited to another site")
     @idempotent
     def post(self, request: Request, parcel_id: int) -> Response:
@@ -239,7 +244,8 @@ class ParcelRedirectView(WriteView):
 
 
 class ParcelExtendView(WriteView):
-    @extend_schema(operation_id="parcels_extend", request=s.ParcelExtendIn, responses=s.ParcelOut,
+    @extend_schema(operation_id="parcels_extend", examples=[examples.EXTEND_IN, examples.PARCEL_ITEM],
+                   request=s.ParcelExtendIn, responses=s.ParcelOut,
                    summary="Push a waiting parcel's pickup deadline back")
     @idempotent
     def post(self, request: Request, parcel_id: int) -> Response:
@@ -258,7 +264,8 @@ def _dropoff_code(parcel: Parcel) -> dict[str, Any]:
 
 
 class ReturnAnnounceView(WriteView):
-    @extend_schema(operation_id="returns_announce", request=s.ReturnAnnounceIn, responses={201: s.ReturnOut},
+    @extend_schema(operation_id="returns_announce", examples=[examples.RETURN_IN, examples.RETURN_OUT],
+                   request=s.ReturnAnnounceIn, responses={201: s.ReturnOut},
                    summary="Announce a return and get the recipient's drop-off code")
     @idempotent
     def post(self, request: Request) -> Response:
@@ -274,7 +281,7 @@ class ReturnAnnounceView(WriteView):
 
 
 class DropOffCodeView(PartnerView):
-    @extend_schema(operation_id="returns_dropoff_code", responses=s.DropOffCodeOut,
+    @extend_schema(operation_id="returns_dropoff_code", examples=[examples.DROPOFF_CODE], responses=s.DropOffCodeOut,
                    summary="The drop-off code of a return still to be dropped off")
     def get(self, request: Request, parcel_id: int) -> Response:
         parcel = get_object_or_404(
@@ -295,14 +302,15 @@ class WebhookView(PartnerView):
 
 
 class WebhookListCreateView(WebhookView):
-    @extend_schema(operation_id="webhooks_list", responses=s.WebhookEndpointOut(many=True),
+    @extend_schema(operation_id="webhooks_list", examples=[examples.WEBHOOK_OUT],
+                   responses=s.WebhookEndpointOut(many=True),
                    summary="Your webhook endpoints")
     def get(self, request: Request) -> Response:
         return Response(s.WebhookEndpointOut(self.endpoints(), many=True).data)
 
     @extend_schema(operation_id="webhooks_create", request=s.WebhookEndpointIn,
                    responses={201: s.WebhookEndpointCreatedOut}, summary="Register a webhook endpoint",
-                   examples=[examples.WEBHOOK_IN])
+                   examples=[examples.WEBHOOK_IN, examples.WEBHOOK_CREATED])
     @idempotent
     def post(self, request: Request) -> Response:
         data = _valid(s.WebhookEndpointIn, request.data)
@@ -315,11 +323,13 @@ class WebhookListCreateView(WebhookView):
 
 
 class WebhookDetailView(WebhookView):
-    @extend_schema(operation_id="webhooks_retrieve", responses=s.WebhookEndpointOut, summary="One webhook endpoint")
+    @extend_schema(operation_id="webhooks_retrieve", examples=[examples.WEBHOOK_OUT],
+                   responses=s.WebhookEndpointOut, summary="One webhook endpoint")
     def get(self, request: Request, endpoint_id: int) -> Response:
         return Response(s.WebhookEndpointOut(get_object_or_404(self.endpoints(), pk=endpoint_id)).data)
 
-    @extend_schema(operation_id="webhooks_delete", responses={204: None}, summary="Remove a webhook endpoint")
+    @extend_schema(operation_id="webhooks_delete", responses={204: None},
+                   summary="Remove a webhook endpoint (no body: nothing to exemplify)")
     @idempotent
     def delete(self, request: Request, endpoint_id: int) -> Response:
         webhook_endpoint_delete(endpoint=get_object_or_404(self.endpoints(), pk=endpoint_id))
@@ -327,7 +337,8 @@ class WebhookDetailView(WebhookView):
 
 
 class WebhookDeliveriesView(WebhookView):
-    @extend_schema(operation_id="webhooks_deliveries", responses=s.WebhookDeliveryOut(many=True),
+    @extend_schema(operation_id="webhooks_deliveries", examples=[examples.DELIVERY],
+                   responses=s.WebhookDeliveryOut(many=True),
                    parameters=[OpenApiParameter("endpoint_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
                    summary="The 50 latest deliveries to one endpoint")
     def get(self, request: Request, endpoint_id: int) -> Response:
