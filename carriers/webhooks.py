@@ -14,13 +14,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -54,12 +57,42 @@ class CreatedEndpoint:
 # --- endpoints -------------------------------------------------------------------------
 
 
+def _is_public(address: str) -> bool:
+    return ipaddress.ip_address(address.split("%")[0]).is_global
+
+
 def _check_url(url: str) -> None:
     schemes = ["https", "http"] if settings.WEBHOOK_ALLOW_HTTP else ["https"]
     try:
         URLValidator(schemes=schemes)(url)
     except ValidationError as error:
         raise InvalidWebhook(f"The URL must be a valid {' or '.join(schemes)} URL.") from error
+    host = (urlsplit(url).hostname or "").lower()
+    if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        return
+    try:
+        private = not _is_public(host)
+    except ValueError:  # a name, not an address literal: checked again when sending
+        private = host == "localhost" or host.endswith(".localhost")
+    if private:
+        raise InvalidWebhook("The URL must name a public host.")
+
+
+def _refuse_private(url: str) -> str:
+    """Why `url` must not be called (its host resolves to a non-public address), or ''.
+
+    Stops a webhook from reaching our own network (cloud metadata, the database).
+    """
+    if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        return ""
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except (OSError, UnicodeError) as error:
+        return f"cannot resolve the host: {error}"[:300]
+    if not all(_is_public(info[4][0]) for info in infos):
+        return "refused: the host resolves to a non-public address"
+    return ""
 
 
 def webhook_endpoint_create(*, partner: Partner, url: str, event_types: list[str]) -> CreatedEndpoint:
@@ -151,6 +184,9 @@ class Outcome:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
+    refusal = _refuse_private(url)
+    if refusal:
+        return Outcome(None, 0, error=refusal)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     started = time.monotonic()
     try:

@@ -239,3 +239,27 @@ def test_a_paused_endpoint_gets_nothing_until_it_is_active_again(receiver_for, c
     assert receiver.requests == []
     type(created.endpoint).objects.filter(pk=created.endpoint.pk).update(is_active=True)
     assert webhook_deliveries_send_due() == 1
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_HOSTS=False)
+@pytest.mark.parametrize("url", ["https://127.0.0.1/h", "https://10.1.2.3/h", "https://[::1]/h",
+                                 "https://169.254.169.254/latest", "https://localhost/h"])
+def test_private_hosts_are_refused_in_production(carrier, url):
+    from carriers.webhooks import InvalidWebhook
+
+    with pytest.raises(InvalidWebhook):
+        webhook_endpoint_create(partner=carrier, url=url, event_types=[])
+
+
+@override_settings(WEBHOOK_MAX_ATTEMPTS=1)
+def test_a_name_that_resolves_to_a_private_address_is_not_called(receiver_for, carrier, announce):
+    receiver = receiver_for([200])
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    webhook_endpoint_create(partner=carrier, url=url, event_types=[])
+    announce()
+    with override_settings(WEBHOOK_ALLOW_PRIVATE_HOSTS=False):
+        webhooks_dispatch()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert "non-public" in delivery.attempt_log.get().error
+    assert receiver.requests == []
