@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from lockers.models import Compartment, LockerCommand
+from lockers.models import Compartment, Locker, LockerCommand
 from parcels.models import Parcel
 from parcels.services import dropoff_code_verify, pickup_code_verify
 
@@ -29,6 +29,9 @@ from .credentials import device_provisioning_exchange, device_secret_rotate
 from .events import EventIn, device_events_record
 from .heartbeat import HeartbeatIn, device_heartbeat_record
 from .parsers import GzipJSONParser
+
+# A secret is shown once: no cache on the way may keep a copy.
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -56,7 +59,7 @@ class DeviceView(APIView):
     permission_classes = [IsDevice]
 
     @property
-    def locker(self):
+    def locker(self) -> Locker:
         return self.request.user.locker
 
 
@@ -70,14 +73,15 @@ class ProvisionView(APIView):
     def post(self, request: Request) -> Response:
         data = _valid(s.ProvisionIn, request.data)
         secret = device_provisioning_exchange(serial_number=data["serial_number"], token=data["token"])
-        return Response({"serial_number": data["serial_number"], "secret": secret}, status=status.HTTP_201_CREATED)
+        return Response({"serial_number": data["serial_number"], "secret": secret}, status=status.HTTP_201_CREATED,
+                        headers=NO_STORE)
 
 
 class RotateSecretView(DeviceView):
     @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
         secret = device_secret_rotate(credential=request.auth)
-        return Response({"secret": secret}, status=status.HTTP_201_CREATED)
+        return Response({"secret": secret}, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
 
 class HeartbeatView(DeviceView):
