@@ -28,16 +28,27 @@ window.addEventListener("message", function (event) {
 </script></body></html>"""
 
 
+# The same shop with the picker in an iframe: the choice goes to the parent window.
+FRAMED_SHOP_PAGE = SHOP_PAGE.replace(
+    '<button id="open" type="button">Pick a locker</button>', '<iframe id="picker" title="Pick a locker"></iframe>'
+).replace(
+    'document.getElementById("open").addEventListener("click", function () {\n'
+    '  window.open("/widget/?origin=" + encodeURIComponent(location.origin), "picker", "width=480,height=640");\n'
+    '});',
+    'document.getElementById("picker").src = "/widget/?origin=" + encodeURIComponent(location.origin);',
+)
+
+
 def shop_checkout(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(SHOP_PAGE)
+    return HttpResponse(FRAMED_SHOP_PAGE if request.GET.get("framed") else SHOP_PAGE)
 
 
 urlpatterns = [path("shop/checkout/", shop_checkout), path("", include("lockers_site.urls"))]
 
 
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
-def test_a_shopper_picks_a_locker_and_the_shop_page_gets_it(live_server, settings, site, make_locker, monkeypatch):
+@pytest.fixture
+def chromium(live_server, settings, site, make_locker, monkeypatch):
+    """Two sites near Loring Park, the shop page on the live server, and a headless Chromium."""
     make_locker("s m l")
     other = Site.objects.create(code="nicollet", name="Nicollet Mall Lockers", address_line="900 Nicollet Mall",
                                 city="Minneapolis", postal_code="55402", latitude="44.975000", longitude="-93.272000")
@@ -54,20 +65,40 @@ def test_a_shopper_picks_a_locker_and_the_shop_page_gets_it(live_server, setting
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            page = browser.new_page()
-            page.goto(f"{live_server.url}/shop/checkout/")
-            with page.expect_popup() as opened:
-                page.click("#open")
-            picker = opened.value
-            picker.wait_for_load_state()
-            picker.fill("#q", "55403")
-            picker.click("button[type=submit]")
-            picker.wait_for_selector("ol.sites li")
-            assert picker.locator("svg.map circle").count() == 2
-            first = picker.locator("ol.sites li").first
-            assert "Loring Park Lockers" in first.inner_text()
-            first.get_by_role("button", name="Choose Loring Park Lockers").click()
-            page.wait_for_function("document.getElementById('chosen').textContent !== ''")
-            assert page.locator("#chosen").inner_text() == f"{site.pk} {site.code}"
+            yield browser
         finally:
             browser.close()
+
+
+def _search_and_choose(picker, site) -> None:
+    picker.locator("#q").fill("55403")
+    picker.locator("button[type=submit]").click()
+    picker.locator("ol.sites li").first.wait_for()
+    assert picker.locator("svg.map circle").count() == 2
+    first = picker.locator("ol.sites li").first
+    assert "Loring Park Lockers" in first.inner_text()
+    first.get_by_role("button", name=f"Choose {site.name}").click()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_shopper_picks_a_locker_in_a_popup_and_the_shop_page_gets_it(chromium, live_server, site):
+    page = chromium.new_page()
+    page.goto(f"{live_server.url}/shop/checkout/")
+    with page.expect_popup() as opened:
+        page.click("#open")
+    picker = opened.value
+    picker.wait_for_load_state()
+    _search_and_choose(picker, site)
+    page.wait_for_function("document.getElementById('chosen').textContent !== ''")
+    assert page.locator("#chosen").inner_text() == f"{site.pk} {site.code}"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_shopper_picks_a_locker_in_an_iframe_and_the_shop_page_gets_it(chromium, live_server, site):
+    page = chromium.new_page()
+    page.goto(f"{live_server.url}/shop/checkout/?framed=1")
+    _search_and_choose(page.frame_locator("#picker"), site)
+    page.wait_for_function("document.getElementById('chosen').textContent !== ''")
+    assert page.locator("#chosen").inner_text() == f"{site.pk} {site.code}"
