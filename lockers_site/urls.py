@@ -3,7 +3,10 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from .views import home
+
 urlpatterns = [
+    path("", home, name="home"),
     # Everyone signs in through allauth, so staff get its MFA step (issue 6).
     path("admin/login/", RedirectView.as_view(pattern_name="account_login", query_string=True)),
     path("admin/", admin.site.urls),
