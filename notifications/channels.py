@@ -16,6 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Protocol
 
@@ -47,14 +48,18 @@ class EmailChannel:
     """Email through whatever EMAIL_BACKEND says (SMTP in production)."""
 
     def send(self, message: Message) -> str:
-        email = EmailMultiAlternatives(subject=message.subject, body=message.text, to=[message.to])
+        # Our own Message-ID, so the attempt log names the email the recipient's server saw.
+        message_id = make_msgid(domain=urllib.parse.urlsplit(settings.SITE_URL).hostname or "localhost")
+        email = EmailMultiAlternatives(
+            subject=message.subject, body=message.text, to=[message.to], headers={"Message-ID": message_id}
+        )
         if message.html:
             email.attach_alternative(message.html, "text/html")
         try:
             email.send()
         except OSError as error:  # smtplib errors are OSErrors: refused, unreachable, timed out
             raise DeliveryError(f"email to {message.to} failed: {error}") from error
-        return email.extra_headers.get("Message-ID", "")
+        return message_id
 
 
 # --- SMS gateways ----------------------------------------------------------------------------

@@ -200,6 +200,7 @@ def test_the_ready_email_reaches_a_real_smtp_server_in_text_and_html(announce, l
 
     (message,) = smtp.messages
     assert message["To"] == "ada@example.com"
+    assert message["Message-ID"] == NotificationAttempt.objects.get().provider_id
     assert "Loring Park Lockers" in message["Subject"]
     link = f"{site_url}/p/{page_token(parcel)}/"
     for part in ("text/plain", "text/html"):
