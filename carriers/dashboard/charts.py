@@ -6,6 +6,7 @@ its title and the data table next to it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 WIDTH, HEIGHT = 640, 220
@@ -58,8 +59,9 @@ def _y(value: float, top_value: float) -> float:
 
 
 def bar_chart(title: str, labels: list[str], series: dict[str, list[float]], unit: str = "") -> Chart:
-    """Grouped bars, one group per label."""
-    top = _nice_max(max((v for values in series.values() for v in values), default=0))
+    """Grouped bars of counts, one group per label; the scale is a multiple of 4 so ticks are whole."""
+    highest = max((v for values in series.values() for v in values), default=0)
+    top = float(max(4, math.ceil(_nice_max(highest) / 4) * 4))
     slot, ticks, x_labels = _frame(labels, top, unit)
     width = slot * 0.8 / max(len(series), 1)
     drawn = []

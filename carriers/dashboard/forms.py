@@ -103,6 +103,12 @@ class DoorProblemForm(forms.Form):
     problem = forms.ChoiceField(choices=[("too_small", "Door too small"), ("broken", "Door broken")])
 
 
+def _day(label: str) -> forms.DateField:
+    return forms.DateField(
+        required=False, label=label, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+
+
 class KpiRangeForm(forms.Form):
-    start = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    start = _day("From")
+    end = _day("To")

@@ -252,10 +252,11 @@ def order_unload(request: HttpRequest, scope: StoreScope, order_id: int) -> Http
 
 
 def _kpis(request: HttpRequest, scope: StoreScope) -> tuple[KpiRangeForm, StoreKpis]:
-    form = KpiRangeForm(request.GET or None)
-    data = form.cleaned_data if form.is_valid() else {}
+    asked = KpiRangeForm(request.GET)
+    data = asked.cleaned_data if asked.is_valid() else {}
     start, end = kpi_range(scope, data.get("start"), data.get("end"))
-    return form, store_kpis(scope, start=start, end=end)
+    # The form shows the range actually used (defaulted and capped), not only what was typed.
+    return KpiRangeForm(initial={"start": start, "end": end}), store_kpis(scope, start=start, end=end)
 
 
 def _charts(kpis: StoreKpis) -> list[charts.Chart]:
