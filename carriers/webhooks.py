@@ -160,13 +160,20 @@ def webhook_deliveries_fan_out(*, now: datetime | None = None) -> int:
 
 
 def _claim(delivery_id: int, now: datetime) -> bool:
-    """Take a due delivery for one send; False if another worker holds it or it is not due."""
+    """Take a due delivery for one send; False if another worker holds it or it is not due.
+
+    One conditional UPDATE on the delivery's own columns: PostgreSQL re-checks them
+    on the row a racing worker just changed, so only one worker wins. (A condition on
+    a joined table would become a subquery read before the race, and every worker
+    would win: the endpoint is checked apart, before.)
+    """
+    if not WebhookEndpoint.objects.filter(deliveries__pk=delivery_id, is_active=True).exists():
+        return False
     lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 2 + 5)
     return bool(
         WebhookDelivery.objects.filter(
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
             pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now,
-            endpoint__is_active=True,
         ).update(claimed_until=now + lease)
     )
 

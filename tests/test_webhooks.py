@@ -263,3 +263,35 @@ def test_a_name_that_resolves_to_a_private_address_is_not_called(receiver_for, c
     assert delivery.status == WebhookDelivery.Status.FAILED
     assert "non-public" in delivery.attempt_log.get().error
     assert receiver.requests == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_workers_racing_for_one_delivery_send_it_once(receiver_for, carrier, announce):
+    from django.db import connection
+
+    receiver = receiver_for([200])
+    webhook_endpoint_create(partner=carrier, url=receiver.url, event_types=[])
+    announce()
+    webhook_deliveries_fan_out()
+    delivery = WebhookDelivery.objects.get()
+    workers = 6
+    barrier = threading.Barrier(workers)
+    sent: list[bool] = []
+
+    def work() -> None:
+        try:
+            barrier.wait()
+            sent.append(webhook_delivery_send(delivery_id=delivery.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sent.count(True) == 1
+    assert len(receiver.requests) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.DELIVERED, 1)
