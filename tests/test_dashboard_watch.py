@@ -102,7 +102,7 @@ def test_the_order_page_shows_the_timeline_with_who_did_what(
 
     page = client_of(associate).get(store_url("order-detail", store_a, order_id=order.pk)).content.decode()
 
-    for event in ("Announced", "Reserve", "Deposit"):
+    for event in ("Order received", "Door held for loading", "Loaded; customer told"):
         assert event in page
     assert "Northwind Market store staff" in page
 

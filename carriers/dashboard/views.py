@@ -158,13 +158,27 @@ def import_template(request: HttpRequest, scope: StoreScope) -> HttpResponse:
 # --- one order: detail, loading, acting -----------------------------------------------------
 
 
+# What each custody event means to store staff (event types are the lifecycle's actions).
+EVENT_LABELS = {
+    ParcelStatus.ANNOUNCED: "Order received", "reserve": "Door held for loading",
+    "change_door": "Moved to another door", "release_hold": "Held door released",
+    "refuse_deposit": "Not loaded: no usable door",
+    "deposit": "Loaded; customer told", "reissue_code": "New pickup code sent", "extend": "Deadline extended",
+    "door_opened_for_pickup": "Door opened for the customer", "pick_up": "Picked up", "expire": "Expired",
+    "collect": "Unloaded", "cancel": "Cancelled", "redirect": "Sent to another store",
+    "problem_reported": "Customer reported a problem",
+}
+
+
 @require_GET
 @store_page
 def order_detail(request: HttpRequest, scope: StoreScope, order_id: int) -> HttpResponse:
     order = store_order(scope, order_id)
     with timezone.override(scope.site.tz):
         return _render(
-            request, "order_detail.html", scope, order=order, timeline=parcel_timeline(order), now=timezone.now(),
+            request, "order_detail.html", scope, order=order, now=timezone.now(),
+            timeline=[(event, EVENT_LABELS.get(event.type, event.type.replace("_", " ").capitalize()))
+                      for event in parcel_timeline(order)],
             extension_hours=int(settings.PICKUP_EXTENSION / timedelta(hours=1)),
         )
 
