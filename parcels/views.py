@@ -13,7 +13,9 @@ import segno
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -30,45 +32,54 @@ from .support import support_case_open
 
 # A link to a parcel that is over and gone tells the recipient so and shows nothing else.
 CLOSED_STATUSES = {
-    ParcelStatus.CANCELLED: "This parcel was cancelled by the sender, so this link no longer works.",
-    ParcelStatus.EXPIRED: "The time to pick up this parcel has passed. It is going back to the sender.",
-    ParcelStatus.RETURNED_TO_SENDER: "This parcel was not picked up in time and went back to the sender.",
+    ParcelStatus.CANCELLED: gettext_lazy("This parcel was cancelled by the sender, so this link no longer works."),
+    ParcelStatus.EXPIRED: gettext_lazy("The time to pick up this parcel has passed. It is going back to the sender."),
+    ParcelStatus.RETURNED_TO_SENDER: gettext_lazy("This parcel was not picked up in time and went back to the sender."),
 }
-UNKNOWN_LINK = "This link does not match any parcel. Check that you opened the whole link from your message."
+UNKNOWN_LINK = gettext_lazy(
+    "This link does not match any parcel. Check that you opened the whole link from your message."
+)
 CODE_STATUSES = {ParcelStatus.READY_FOR_PICKUP, ParcelStatus.RETURN_ANNOUNCED}
 REDIRECTABLE = {ParcelStatus.ANNOUNCED, ParcelStatus.RESERVED}
 EVENT_LABELS = {
-    "announced": "The sender told us your parcel is coming",
-    "return_announced": "Return registered",
-    "reserved": "A locker door was booked for your parcel",
-    "reserve": "A locker door was booked for your parcel",
-    "release_hold": "The booked door was released",
-    "change_door": "Your parcel was given another door",
-    "refuse_deposit": "The courier could not put your parcel in the locker yet",
-    "deposit": "Your parcel was put in the locker",
-    "extend": "Pickup time extended",
-    "reissue_code": "A new code was issued",
-    "door_opened_for_pickup": "The door was opened with your code",
-    "pick_up": "Picked up",
-    "expire": "The pickup time ran out",
-    "collect": "The courier took the parcel back",
-    "cancel": "Cancelled by the sender",
-    "redirect": "Your parcel was sent to another place",
-    "drop_off": "Return dropped off",
-    "problem_reported": "You reported a problem",
+    "announced": gettext_lazy("The sender told us your parcel is coming"),
+    "return_announced": gettext_lazy("Return registered"),
+    "reserved": gettext_lazy("A locker door was booked for your parcel"),
+    "reserve": gettext_lazy("A locker door was booked for your parcel"),
+    "release_hold": gettext_lazy("The booked door was released"),
+    "change_door": gettext_lazy("Your parcel was given another door"),
+    "refuse_deposit": gettext_lazy("The courier could not put your parcel in the locker yet"),
+    "deposit": gettext_lazy("Your parcel was put in the locker"),
+    "extend": gettext_lazy("Pickup time extended"),
+    "reissue_code": gettext_lazy("A new code was issued"),
+    "door_opened_for_pickup": gettext_lazy("The door was opened with your code"),
+    "pick_up": gettext_lazy("Picked up"),
+    "expire": gettext_lazy("The pickup time ran out"),
+    "collect": gettext_lazy("The courier took the parcel back"),
+    "cancel": gettext_lazy("Cancelled by the sender"),
+    "redirect": gettext_lazy("Your parcel was sent to another place"),
+    "drop_off": gettext_lazy("Return dropped off"),
+    "problem_reported": gettext_lazy("You reported a problem"),
 }
-STATUS_TITLES = {info.code: info.title for info in STATUS_CATALOGUE}
+STATUS_TITLES = {info.code: gettext_lazy(info.title) for info in STATUS_CATALOGUE}
 # The catalogue speaks to partners about "the recipient"; the page speaks to the recipient.
 STATUS_FOR_RECIPIENT = {
-    ParcelStatus.ANNOUNCED: "Your parcel is on its way. We will send your code when it is in the locker.",
-    ParcelStatus.RESERVED: "A locker door is booked for your parcel. We will send your code when it is inside.",
-    ParcelStatus.READY_FOR_PICKUP: "Your parcel is in the locker. Use the code below to open the door.",
-    ParcelStatus.PICKED_UP: "You picked up this parcel. This page is your receipt.",
-    ParcelStatus.RETURN_ANNOUNCED: "Take your return to the locker and use the code below to open a door.",
-    ParcelStatus.DROPPED_OFF: "Your return is in the locker. A courier will collect it.",
+    ParcelStatus.ANNOUNCED: gettext_lazy("Your parcel is on its way. We will send your code when it is in the locker."),
+    ParcelStatus.RESERVED: gettext_lazy(
+        "A locker door is booked for your parcel. We will send your code when it is inside."
+    ),
+    ParcelStatus.READY_FOR_PICKUP: gettext_lazy("Your parcel is in the locker. Use the code below to open the door."),
+    ParcelStatus.PICKED_UP: gettext_lazy("You picked up this parcel. This page is your receipt."),
+    ParcelStatus.RETURN_ANNOUNCED: gettext_lazy(
+        "Take your return to the locker and use the code below to open a door."
+    ),
+    ParcelStatus.DROPPED_OFF: gettext_lazy("Your return is in the locker. A courier will collect it."),
 }
-WEEKDAYS = [("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"), ("fri", "Friday"),
-            ("sat", "Saturday"), ("sun", "Sunday")]
+WEEKDAYS = [
+    ("mon", gettext_lazy("Monday")), ("tue", gettext_lazy("Tuesday")), ("wed", gettext_lazy("Wednesday")),
+    ("thu", gettext_lazy("Thursday")), ("fri", gettext_lazy("Friday")), ("sat", gettext_lazy("Saturday")),
+    ("sun", gettext_lazy("Sunday")),
+]
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -86,11 +97,17 @@ def with_parcel(view):
     @wraps(view)
     def wrapper(request: HttpRequest, token: str) -> HttpResponse:
         parcel = parcel_by_page_token(token)
-        if parcel is None or parcel.status in CLOSED_STATUSES:
-            reason = CLOSED_STATUSES[parcel.status] if parcel else UNKNOWN_LINK
-            response = render(request, "parcels/closed.html", {"reason": reason}, status=404 if parcel is None else 410)
-            return _private(response)
-        return _private(view(request, parcel, token))
+        # The page speaks the language of the recipient's messages.
+        language = parcel.recipient_language if parcel else translation.get_language()
+        with translation.override(language):
+            if parcel is None or parcel.status in CLOSED_STATUSES:
+                reason = CLOSED_STATUSES[parcel.status] if parcel else UNKNOWN_LINK
+                status = 404 if parcel is None else 410
+                response = render(request, "parcels/closed.html", {"reason": reason}, status=status)
+            else:
+                response = view(request, parcel, token)
+        response["Content-Language"] = language
+        return _private(response)
 
     return never_cache(wrapper)
 
@@ -99,14 +116,14 @@ def _qr_svg(parcel: Parcel) -> str:
     """The QR code of the parcel's QR token (never the PIN), as inline SVG that scales to the screen."""
     _pin, qr_token = code_secrets(parcel.pickup_code)
     qr = segno.make_qr(qr_token, error="m")
-    return qr.svg_inline(scale=1, border=4, omitsize=True, title="QR code to open your door", svgclass="qr")
+    return qr.svg_inline(scale=1, border=4, omitsize=True, title=_("QR code to open your door"), svgclass="qr")
 
 
 def _opening_hours(site: Site) -> list[tuple[str, str]]:
     if site.always_open:
         return []
     return [
-        (name, ", ".join(f"{start} to {end}" for start, end in site.opening_hours.get(day, [])) or "Closed")
+        (name, ", ".join(f"{start}-{end}" for start, end in site.opening_hours.get(day, [])) or _("Closed"))
         for day, name in WEEKDAYS
     ]
 
@@ -170,7 +187,7 @@ def pickup_extend(request: HttpRequest, parcel: Parcel, token: str) -> HttpRespo
     except ParcelError as error:
         messages.error(request, error.detail)
     else:
-        messages.success(request, "Done: you have more time to pick up your parcel.")
+        messages.success(request, _("Done: you have more time to pick up your parcel."))
     return _back(token)
 
 
@@ -179,7 +196,7 @@ def pickup_extend(request: HttpRequest, parcel: Parcel, token: str) -> HttpRespo
 def pickup_redirect(request: HttpRequest, parcel: Parcel, token: str) -> HttpResponse:
     form = RedirectForm(request.POST, sites=_nearby(parcel))
     if not form.is_valid():
-        messages.error(request, "Choose one of the places listed.")
+        messages.error(request, _("Choose one of the places listed."))
         return _back(token)
     try:
         site = Site.objects.get(pk=form.cleaned_data["site"])
@@ -187,7 +204,8 @@ def pickup_redirect(request: HttpRequest, parcel: Parcel, token: str) -> HttpRes
     except ParcelError as error:
         messages.error(request, error.detail)
     else:
-        messages.success(request, f"Done: your parcel now goes to {site.name}. We will tell you when it is ready.")
+        done = _("Done: your parcel now goes to %(site)s. We will tell you when it is ready.")
+        messages.success(request, done % {"site": site.name})
     return _back(token)
 
 
@@ -199,5 +217,5 @@ def pickup_problem(request: HttpRequest, parcel: Parcel, token: str) -> HttpResp
         context = _page_context(parcel, token, problem_form=form)
         return render(request, "parcels/pickup_page.html", context, status=400)
     support_case_open(parcel=parcel, **form.cleaned_data)
-    messages.success(request, "Thank you: we have your report and will get back to you.")
+    messages.success(request, _("Thank you: we have your report and will get back to you."))
     return _back(token)

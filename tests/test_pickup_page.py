@@ -193,3 +193,16 @@ def test_the_operator_sees_support_cases_in_the_admin_and_resolves_them(client: 
     assert parcel.tracking_number in listing and "It is not my parcel" in listing
     case.refresh_from_db()
     assert case.status == "resolved" and case.resolved_at is not None
+
+
+def test_the_page_speaks_the_recipients_language(client: Client, announce, locker):
+    recipient = services.Recipient(name="Lucía", phone="+16125550111", language="es")
+    parcel = parcel_states.ready(announce, recipient=recipient)
+
+    response = client.get(url(parcel))
+
+    page = response.content.decode()
+    assert response["Content-Language"] == "es" and '<html lang="es">' in page
+    assert "Tu código de recogida" in page and "Listo para recoger" in page and "Dame más tiempo" in page
+    response = client.post(url(parcel, "extend"), follow=True)
+    assert "tienes más tiempo" in response.content.decode()
