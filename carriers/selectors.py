@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -27,8 +26,8 @@ class SiteHit:
 
 @dataclass(frozen=True)
 class SiteQuery:
-    latitude: Decimal | None = None
-    longitude: Decimal | None = None
+    latitude: float | None = None
+    longitude: float | None = None
     radius_km: float = 5.0
     city: str = ""
     postal_code: str = ""
@@ -90,8 +89,8 @@ def site_search(query: SiteQuery, *, now: datetime | None = None) -> list[SiteHi
         matched = list(sites.filter(_text_match(query.text))[:200])
         if not matched:
             return []
-        latitude = sum(site.latitude for site in matched) / len(matched)
-        longitude = sum(site.longitude for site in matched) / len(matched)
+        latitude = sum(float(site.latitude) for site in matched) / len(matched)
+        longitude = sum(float(site.longitude) for site in matched) / len(matched)
         near = dict(sites_near(latitude, longitude, query.radius_km, sites))
         pairs = [(site, near.get(site, distance_km(latitude, longitude, site.latitude, site.longitude)))
                  for site in {*matched, *near}]

@@ -36,8 +36,8 @@ class SiteIdField(serializers.IntegerField):
 
 
 class SiteSearchQuery(serializers.Serializer):
-    lat = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False)
-    lon = serializers.DecimalField(max_digits=10, decimal_places=6, min_value=-180, max_value=180, required=False)
+    lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
+    lon = serializers.FloatField(min_value=-180, max_value=180, required=False)
     radius_km = serializers.FloatField(min_value=0.1, max_value=100, default=5)
     city = serializers.CharField(max_length=80, required=False)
     postal_code = serializers.CharField(max_length=16, required=False)
