@@ -2,7 +2,8 @@
 through a gateway chosen by the SMS_BACKEND setting.
 
 One small interface: `send(message) -> provider id`, raising `DeliveryError` when
-the channel refused or could not be reached (the task retries those).
+the channel refused or could not be reached (the task retries those), or
+`AddressRefused` when it never will deliver to that address (no retry).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import smtplib
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -30,6 +32,18 @@ logger = logging.getLogger(__name__)
 
 class DeliveryError(Exception):
     """The channel did not take the message; worth trying again later."""
+
+
+class AddressRefused(DeliveryError):
+    """The channel will never deliver to this address (invalid, or unsubscribed at the gateway).
+
+    `unsubscribed` is true when the recipient opted out at the gateway itself (Twilio's
+    own STOP handling), so we record the opt-out too.
+    """
+
+    def __init__(self, detail: str, *, unsubscribed: bool = False) -> None:
+        super().__init__(detail)
+        self.unsubscribed = unsubscribed
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,8 @@ class EmailChannel:
             email.attach_alternative(message.html, "text/html")
         try:
             email.send()
+        except smtplib.SMTPRecipientsRefused as error:
+            raise AddressRefused(f"the mail server refused {message.to}: {error}") from error
         except OSError as error:  # smtplib errors are OSErrors: refused, unreachable, timed out
             raise DeliveryError(f"email to {message.to} failed: {error}") from error
         return message_id
@@ -102,9 +118,28 @@ class TwilioSms:
             with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
                 return json.loads(response.read() or b"{}").get("sid", "")
         except urllib.error.HTTPError as error:
-            raise DeliveryError(f"Twilio answered {error.code}: {error.read()[:300]!r}") from error
+            raise _twilio_error(error.code, error.read()) from error
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             raise DeliveryError(f"Twilio unreachable: {error}") from error
+
+
+# Twilio error codes that mean "never to this number": unsubscribed (replied STOP to
+# Twilio), not a valid phone number, not a mobile number.
+TWILIO_UNSUBSCRIBED = 21610
+TWILIO_BAD_NUMBER = {21211, 21614}
+
+
+def _twilio_error(status: int, body: bytes) -> DeliveryError:
+    try:
+        code = json.loads(body).get("code")
+    except ValueError:
+        code = None
+    detail = f"Twilio answered {status} (error {code}): {body[:300]!r}"
+    if code == TWILIO_UNSUBSCRIBED:
+        return AddressRefused(detail, unsubscribed=True)
+    if code in TWILIO_BAD_NUMBER:
+        return AddressRefused(detail)
+    return DeliveryError(detail)
 
 
 def twilio_signature(*, url: str, params: dict[str, str], auth_token: str) -> str:

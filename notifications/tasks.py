@@ -17,10 +17,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .channels import DeliveryError, channel_for
+from .channels import AddressRefused, DeliveryError, channel_for
 from .messages import is_stale, message_render
-from .models import Notification, NotificationAttempt
+from .models import Notification, NotificationAttempt, OptOut
 from .selectors import address_opted_out
+from .services import optout_add
 
 logger = logging.getLogger(__name__)
 S = Notification.Status
@@ -66,9 +67,11 @@ def _retry_at(attempts: int, now: datetime) -> datetime:
     return now + timedelta(seconds=seconds)
 
 
-def _record_failure(notification: Notification, token: str, started: datetime, error: str) -> None:
+def _record_failure(
+    notification: Notification, token: str, started: datetime, error: str, *, final: bool = False
+) -> None:
     now = timezone.now()
-    gave_up = notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS
+    gave_up = final or notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS
     with transaction.atomic():
         NotificationAttempt.objects.create(
             notification=notification, number=notification.attempts, started_at=started,
@@ -93,7 +96,8 @@ def notification_deliver(notification_id: int) -> str:
     """Claim one row and hand it to its channel once; returns the row's status after.
 
     A failure schedules a retry with backoff until NOTIFICATION_MAX_ATTEMPTS, then the
-    row is failed. An opted-out address or a message no longer true is suppressed
+    row is failed; an address the channel refuses for good fails at once (and an
+    unsubscribed number is recorded as opted out). An opted-out address or a message no longer true is suppressed
     without sending. Never raises for a channel failure.
     """
     claimed = notification_claim(notification_id=notification_id)
@@ -110,6 +114,11 @@ def notification_deliver(notification_id: int) -> str:
     started = timezone.now()
     try:
         provider_id = channel_for(notification.channel).send(message_render(notification))
+    except AddressRefused as error:
+        if error.unsubscribed:
+            optout_add(channel=notification.channel, address=notification.address, source=OptOut.Source.SMS_STOP)
+        _record_failure(notification, token, started, str(error), final=True)
+        return S.FAILED
     except Exception as error:
         if not isinstance(error, DeliveryError):  # a bug, not a refusal: keep the trace for the operator
             logger.exception("notification %s could not be sent", notification.pk)

@@ -43,9 +43,10 @@ SID, TOKEN, FROM = "ACtest00000000000000000000000000", "twilio-test-token", "+16
 
 @dataclass
 class FakeTwilio:
-    """Answers Twilio's Messages API; `script` is the list of status codes to answer in turn (then 201)."""
+    """Answers Twilio's Messages API; `script` lists the answers to give in turn (then 201):
+    a status code, or (status code, Twilio error code)."""
 
-    script: list[int] = field(default_factory=list)
+    script: list[int | tuple[int, int]] = field(default_factory=list)
     received: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
@@ -59,13 +60,16 @@ class FakeTwilio:
                 form = {key: values[0] for key, values in parse_qs(self.rfile.read(length).decode()).items()}
                 expected = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
                 with fake.lock:
-                    status = fake.script.pop(0) if fake.script else 201
+                    status, error_code = fake.script.pop(0) if fake.script else 201, None
+                    if isinstance(status, tuple):
+                        status, error_code = status
                     if status == 201:
                         assert self.headers["Authorization"] == expected
                         assert self.path == f"/2010-04-01/Accounts/{SID}/Messages.json"
                         fake.received.append(form)
                     sid = f"SM{len(fake.received):032d}"
-                body = json.dumps({"sid": sid} if status == 201 else {"message": "try later"}).encode()
+                error = {"code": error_code, "message": "refused", "status": status}
+                body = json.dumps({"sid": sid} if status == 201 else error).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -276,6 +280,26 @@ def test_a_row_that_keeps_failing_ends_failed_after_the_last_attempt(announce, l
 
     sms.refresh_from_db()
     assert sms.status == "failed" and sms.next_attempt_at is None and sms.attempt_log.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_number_unsubscribed_at_twilio_fails_at_once_and_is_opted_out(announce, locker, twilio):
+    twilio.script = [(400, 21610)]
+    parcel = parcel_states.ready(announce, recipient=services.Recipient(name="Ada", phone="+16125550100"))
+
+    assert notification_deliver(Notification.objects.get(parcel=parcel).pk) == "failed"
+
+    assert OptOut.objects.filter(channel="sms", address="+16125550100").exists()
+    assert Notification.objects.get(parcel=parcel).attempts == 1
+
+
+@pytest.mark.django_db
+def test_an_invalid_number_fails_at_once_without_retries(announce, locker, twilio):
+    twilio.script = [(400, 21211)]
+    parcel = parcel_states.ready(announce, recipient=services.Recipient(name="Ada", phone="+16125550100"))
+
+    assert notification_deliver(Notification.objects.get(parcel=parcel).pk) == "failed"
+    assert not OptOut.objects.exists()
 
 
 class WorkerKilled(BaseException):
