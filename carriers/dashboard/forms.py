@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from phonenumber_field.formfields import PhoneNumberField
 
+from carriers.models import Partner
 from lockers.models import SizeClass
 from parcels.models import Parcel
 from parcels.services import ParcelSpec, Recipient
@@ -112,3 +113,19 @@ def _day(label: str) -> forms.DateField:
 class KpiRangeForm(forms.Form):
     start = _day("From")
     end = _day("To")
+
+
+class StoresField(forms.ModelMultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+
+class AssociateStoresForm(forms.Form):
+    stores = StoresField(queryset=None, required=False, label="Stores")
+
+    def __init__(self, *args: Any, retailer: Partner, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["stores"].queryset = retailer.stores.order_by("name")
+
+
+class AssociateAddForm(AssociateStoresForm):
+    email = forms.EmailField(label="Email of their account")

@@ -92,3 +92,11 @@ def store_order(scope: StoreScope, order_id: int) -> Parcel:
     if order is None:
         raise Http404("No such order at this store.")
     return order
+
+
+def retail_manager(user: AbstractBaseUser | AnonymousUser, *, partner_slug: str) -> PartnerMember:
+    """The user's retail-manager membership of the retailer named in a URL, or `Http404`."""
+    member = _memberships(user).filter(partner__slug=partner_slug, role=PartnerMember.Role.RETAIL_MANAGER).first()
+    if member is None:
+        raise Http404("No such retailer.")
+    return member

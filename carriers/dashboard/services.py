@@ -8,11 +8,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.utils import timezone
 
+from carriers.models import PartnerMember
 from lockers.device.commands import locker_command_queue
-from lockers.models import Compartment, Locker, LockerCommand
+from lockers.models import Compartment, Locker, LockerCommand, Site
 from notifications.models import Notification
 from notifications.services import notification_resend
 from parcels.allocation import fitting_free_compartments, fitting_size_classes
@@ -146,3 +149,62 @@ def store_order_notify_again(*, scope: StoreScope, order: Parcel) -> int:
     for notification_id in ids:
         notification_resend(notification_id=notification_id)
     return len(ids)
+
+
+# --- staff (retail managers) ------------------------------------------------------------------
+
+
+class StaffChangeRefused(Exception):
+    """A manager's change to the retailer's staff that cannot be made; the message says why."""
+
+
+def _own_stores(manager: PartnerMember, stores: list[Site]) -> list[Site]:
+    own = set(manager.partner.stores.values_list("pk", flat=True))
+    if any(store.pk not in own for store in stores):
+        raise StaffChangeRefused("An associate can only work at the retailer's own stores.")
+    return stores
+
+
+def _associate(manager: PartnerMember, member_id: int) -> PartnerMember:
+    member = PartnerMember.objects.filter(
+        pk=member_id, partner_id=manager.partner_id, role=PartnerMember.Role.STORE_ASSOCIATE
+    ).first()
+    if member is None:
+        raise StaffChangeRefused("No such store associate at this retailer.")
+    return member
+
+
+def store_associate_add(*, manager: PartnerMember, email: str, stores: list[Site]) -> PartnerMember:
+    """Make the person with this verified email a store associate of the manager's retailer.
+
+    The person signs up (and verifies the email) first: the dashboard never creates
+    accounts or sets passwords. Raises `StaffChangeRefused` for an unknown or
+    unverified email, someone already on the retailer's staff, or a store that is not
+    the retailer's.
+    """
+    user = get_user_model().objects.filter(
+        emailaddress__email__iexact=email.strip(), emailaddress__verified=True
+    ).first()
+    if user is None:
+        raise StaffChangeRefused(f"No account has verified {email}: ask them to sign up first.")
+    stores = _own_stores(manager, stores)
+    with transaction.atomic():
+        member, created = PartnerMember.objects.get_or_create(
+            partner=manager.partner, user=user, defaults={"role": PartnerMember.Role.STORE_ASSOCIATE}
+        )
+        if not created:
+            raise StaffChangeRefused(f"{email} is already on {manager.partner.name}'s staff.")
+        member.stores.set(stores)
+    return member
+
+
+def store_associate_set_stores(*, manager: PartnerMember, member_id: int, stores: list[Site]) -> PartnerMember:
+    """Set the stores an associate works at. Raises `StaffChangeRefused`."""
+    member = _associate(manager, member_id)
+    member.stores.set(_own_stores(manager, stores))
+    return member
+
+
+def store_associate_remove(*, manager: PartnerMember, member_id: int) -> None:
+    """Take an associate off the retailer's staff (their account stays). Raises `StaffChangeRefused`."""
+    _associate(manager, member_id).delete()
