@@ -204,7 +204,8 @@ class ParcelOut(serializers.ModelSerializer):
     site_id = serializers.IntegerField()
     size_class = serializers.SlugRelatedField(slug_field="code", read_only=True)
     compartment = serializers.CharField(source="compartment.label", allow_null=True, default=None)
-    recipient_phone = serializers.CharField()
+    recipient_phone = serializers.CharField(help_text="E.164, or empty.")
+    recipient_email = serializers.CharField(help_text="An email address, or empty.")
     status_reason = serializers.CharField(help_text="Why the parcel is in its status (empty if unremarkable).")
 
     class Meta:
