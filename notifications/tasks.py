@@ -97,8 +97,8 @@ def notification_deliver(notification_id: int) -> str:
 
     A failure schedules a retry with backoff until NOTIFICATION_MAX_ATTEMPTS, then the
     row is failed; an address the channel refuses for good fails at once (and an
-    unsubscribed number is recorded as opted out). An opted-out address or a message no longer true is suppressed
-    without sending. Never raises for a channel failure.
+    unsubscribed number is recorded as opted out). An opted-out address or a message
+    no longer true is suppressed without sending. Never raises for a channel failure.
     """
     claimed = notification_claim(notification_id=notification_id)
     if claimed is None:
