@@ -114,3 +114,9 @@ def test_an_associate_imports_and_loads_an_order_and_the_manager_sees_it_in_the_
     assert page.get_by_role("link", name=re.compile("Partner portal")).is_visible()
     screenshot(page, "dashboard-kpis-manager")
     assert_accessible(page, "KPI page")
+
+    page.get_by_role("link", name="Staff").click()
+    assert page.get_by_test_id(f"store-{store_a.code}").is_visible()
+    assert page.get_by_test_id(f"member-{associate.email}").is_visible()
+    screenshot(page, "dashboard-retailer-staff")
+    assert_accessible(page, "retailer page")

@@ -96,3 +96,14 @@ def test_a_manager_cannot_remove_another_manager_or_give_a_store_the_retailer_do
     assert "No such store associate" in removed.content.decode()
     assert PartnerMember.objects.filter(pk=second_member.pk).exists()
     assert foreign not in member.stores.all()
+
+
+def test_the_retailer_page_counts_each_stores_orders(client_of, manager, retailer, store_a, store_b, make_order):
+    make_order(store_a)
+    make_order(store_a)
+    make_order(store_b)
+
+    page = client_of(manager).get(url("retailer", retailer))
+
+    rows = dict(page.context["stores"])
+    assert (rows[store_a].to_load, rows[store_b].to_load) == (2, 1)

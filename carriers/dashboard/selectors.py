@@ -12,6 +12,7 @@ from datetime import datetime, time
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
+from carriers.models import Partner
 from parcels.models import Parcel, ParcelStatus
 
 from .scope import StoreScope
@@ -66,23 +67,33 @@ class StoreCounts:
     to_load: int
     late_to_load: int
     in_locker: int
-    picked_up_today: int
     overdue_or_expired: int
+    picked_up_today: int | None = None
+
+
+def _counts(now: datetime) -> dict[str, Count]:
+    return {
+        "to_load": Count("pk", filter=Q(status__in=TO_LOAD)),
+        "late_to_load": Count("pk", filter=Q(status__in=TO_LOAD, promised_at__lt=now)),
+        "in_locker": Count("pk", filter=Q(status=ParcelStatus.READY_FOR_PICKUP, pickup_deadline__gt=now)),
+        "overdue_or_expired": Count("pk", filter=_overdue_or_expired(now)),
+    }
 
 
 def store_counts(scope: StoreScope, now: datetime | None = None) -> StoreCounts:
     """The headline numbers of a store, in one aggregate query."""
     now = now or timezone.now()
-    figures = scope.orders().aggregate(
-        to_load=Count("pk", filter=Q(status__in=TO_LOAD)),
-        late_to_load=Count("pk", filter=Q(status__in=TO_LOAD, promised_at__lt=now)),
-        in_locker=Count("pk", filter=Q(status=ParcelStatus.READY_FOR_PICKUP, pickup_deadline__gt=now)),
-        picked_up_today=Count(
-            "pk", filter=Q(status=ParcelStatus.PICKED_UP, picked_up_at__gte=local_day_start(scope, now))
-        ),
-        overdue_or_expired=Count("pk", filter=_overdue_or_expired(now)),
+    today = Q(status=ParcelStatus.PICKED_UP, picked_up_at__gte=local_day_start(scope, now))
+    return StoreCounts(**scope.orders().aggregate(**_counts(now), picked_up_today=Count("pk", filter=today)))
+
+
+def retailer_store_counts(partner: Partner, now: datetime | None = None) -> dict[int, StoreCounts]:
+    """The headline numbers of every store of a retailer, by site id, in one grouped query."""
+    rows = (
+        Parcel.objects.filter(partner=partner, kind=Parcel.Kind.CLICK_AND_COLLECT, site__in=partner.stores.all())
+        .values("site_id").annotate(**_counts(now or timezone.now())).order_by()
     )
-    return StoreCounts(**figures)
+    return {row.pop("site_id"): StoreCounts(**row) for row in rows}
 
 
 def order_search(scope: StoreScope, text: str) -> QuerySet[Parcel]:

@@ -339,6 +339,7 @@ def store_kpi_csv(request: HttpRequest, scope: StoreScope) -> HttpResponse:
 
 def _staff_page(request: HttpRequest, manager: PartnerMember, add_form: AssociateAddForm | None = None) -> HttpResponse:
     retailer = manager.partner
+    counts = selectors.retailer_store_counts(retailer)
     members = [
         (member, AssociateStoresForm(retailer=retailer, initial={"stores": list(member.stores.all())},
                                      prefix=f"m{member.pk}"))
@@ -347,7 +348,7 @@ def _staff_page(request: HttpRequest, manager: PartnerMember, add_form: Associat
     ]
     return render(request, "dashboard/retailer.html", {
         "manager": manager, "retailer": retailer, "members": members,
-        "stores": retailer.stores.order_by("name"),
+        "stores": [(store, counts.get(store.pk)) for store in retailer.stores.order_by("name")],
         "add_form": add_form or AssociateAddForm(retailer=retailer),
         "portal_url": reverse("portal:home", kwargs={"slug": retailer.slug}),
     })
