@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import staff_views, views
 
 app_name = "dashboard"
 store = "<slug:partner>/<slug:site>/"
@@ -10,10 +10,10 @@ order = store + "orders/<int:order_id>/"
 urlpatterns = [
     path("", views.store_index, name="index"),
     # The retailer's own page (managers): stores and staff. A store page has two slugs.
-    path("<slug:partner>/", views.retailer_home, name="retailer"),
-    path("<slug:partner>/staff/add/", views.associate_add, name="associate-add"),
-    path("<slug:partner>/staff/<int:member_id>/stores/", views.associate_stores, name="associate-stores"),
-    path("<slug:partner>/staff/<int:member_id>/remove/", views.associate_remove, name="associate-remove"),
+    path("<slug:partner>/", staff_views.retailer_home, name="retailer"),
+    path("<slug:partner>/staff/add/", staff_views.associate_add, name="associate-add"),
+    path("<slug:partner>/staff/<int:member_id>/stores/", staff_views.associate_stores, name="associate-stores"),
+    path("<slug:partner>/staff/<int:member_id>/remove/", staff_views.associate_remove, name="associate-remove"),
     path(store, views.store_home, name="home"),
     path(store + "orders/", views.order_search, name="search"),
     path(store + "orders/new/", views.order_new, name="order-new"),

@@ -20,7 +20,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from carriers.models import PartnerMember
 from parcels.errors import NoFittingCompartment, ParcelError
 from parcels.models import ParcelStatus
 from parcels.selectors import parcel_timeline
@@ -28,22 +27,10 @@ from parcels.services import deposit_door_problem, parcel_collect, parcel_deposi
 
 from . import charts, selectors
 from .csv_orders import CsvRefused, template_csv
-from .forms import (
-    AssociateAddForm,
-    AssociateStoresForm,
-    DoorProblemForm,
-    ImportForm,
-    KpiRangeForm,
-    OrderForm,
-    SearchForm,
-)
+from .forms import DoorProblemForm, ImportForm, KpiRangeForm, OrderForm, SearchForm
 from .kpis import StoreKpis, kpi_range, store_kpis
-from .scope import StoreScope, retail_manager, store_order, store_scope, store_scopes
+from .scope import StoreScope, store_order, store_scope, store_scopes
 from .services import (
-    StaffChangeRefused,
-    store_associate_add,
-    store_associate_remove,
-    store_associate_set_stores,
     store_door_open,
     store_order_announce,
     store_order_door,
@@ -332,78 +319,3 @@ def store_kpi_csv(request: HttpRequest, scope: StoreScope) -> HttpResponse:
             *(_figure(day.occupancy.get(size)) for size in kpis.sizes),
         ])
     return response
-
-
-# --- staff (retail managers) ---------------------------------------------------------------
-
-
-def _staff_page(request: HttpRequest, manager: PartnerMember, add_form: AssociateAddForm | None = None) -> HttpResponse:
-    retailer = manager.partner
-    counts = selectors.retailer_store_counts(retailer)
-    members = [
-        (member, AssociateStoresForm(retailer=retailer, initial={"stores": list(member.stores.all())},
-                                     prefix=f"m{member.pk}"))
-        for member in PartnerMember.objects.filter(partner=retailer).select_related("user")
-        .prefetch_related("stores").order_by("role", "user__email")
-    ]
-    return render(request, "dashboard/retailer.html", {
-        "manager": manager, "retailer": retailer, "members": members,
-        "stores": [(store, counts.get(store.pk)) for store in retailer.stores.order_by("name")],
-        "add_form": add_form or AssociateAddForm(retailer=retailer),
-        "portal_url": reverse("portal:home", kwargs={"slug": retailer.slug}),
-    })
-
-
-@login_required
-@require_GET
-def retailer_home(request: HttpRequest, partner: str) -> HttpResponse:
-    """A manager's page of the retailer: its stores and its staff."""
-    return _staff_page(request, retail_manager(request.user, partner_slug=partner))
-
-
-@login_required
-@require_POST
-def associate_add(request: HttpRequest, partner: str) -> HttpResponse:
-    manager = retail_manager(request.user, partner_slug=partner)
-    form = AssociateAddForm(request.POST, retailer=manager.partner)
-    if form.is_valid():
-        try:
-            store_associate_add(manager=manager, email=form.cleaned_data["email"],
-                                stores=list(form.cleaned_data["stores"]))
-        except StaffChangeRefused as error:
-            form.add_error("email", str(error))
-        else:
-            messages.success(request, f"{form.cleaned_data['email']} is now a store associate.")
-            return redirect("dashboard:retailer", partner=partner)
-    return _staff_page(request, manager, add_form=form)
-
-
-@login_required
-@require_POST
-def associate_stores(request: HttpRequest, partner: str, member_id: int) -> HttpResponse:
-    manager = retail_manager(request.user, partner_slug=partner)
-    form = AssociateStoresForm(request.POST, retailer=manager.partner, prefix=f"m{member_id}")
-    if not form.is_valid():
-        messages.error(request, "Choose among the retailer's stores.")
-        return redirect("dashboard:retailer", partner=partner)
-    _staff_done(request, lambda: store_associate_set_stores(
-        manager=manager, member_id=member_id, stores=list(form.cleaned_data["stores"])), "Stores saved.")
-    return redirect("dashboard:retailer", partner=partner)
-
-
-@login_required
-@require_POST
-def associate_remove(request: HttpRequest, partner: str, member_id: int) -> HttpResponse:
-    manager = retail_manager(request.user, partner_slug=partner)
-    _staff_done(request, lambda: store_associate_remove(manager=manager, member_id=member_id),
-                "The associate is off the staff.")
-    return redirect("dashboard:retailer", partner=partner)
-
-
-def _staff_done(request: HttpRequest, action: Callable[[], object], success: str) -> None:
-    try:
-        action()
-    except StaffChangeRefused as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, success)
