@@ -46,7 +46,9 @@ TRANSITIONS: dict[str, Transition] = {
            Notification.Kind.PARCEL_READY),
         _t("extend", {S.READY_FOR_PICKUP}, None, "parcel.extended", Notification.Kind.EXTENDED),
         _t("reissue_code", {S.READY_FOR_PICKUP}, None, "parcel.code_reissued", Notification.Kind.PARCEL_READY),
-        _t("pick_up", {S.READY_FOR_PICKUP}, S.PICKED_UP, "parcel.picked_up", Notification.Kind.PICKED_UP),
+        # From expired only for a pickup that happened before the deadline (an offline
+        # locker reporting late); parcel_pick_up enforces the time.
+        _t("pick_up", {S.READY_FOR_PICKUP, S.EXPIRED}, S.PICKED_UP, "parcel.picked_up", Notification.Kind.PICKED_UP),
         _t("expire", {S.READY_FOR_PICKUP}, S.EXPIRED, "parcel.expired", Notification.Kind.EXPIRED),
         _t("collect", {S.EXPIRED, S.DROPPED_OFF}, S.RETURNED_TO_SENDER, "parcel.returned_to_sender"),
         _t("cancel", {S.ANNOUNCED, S.RESERVED, S.RETURN_ANNOUNCED}, S.CANCELLED, "parcel.cancelled"),

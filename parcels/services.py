@@ -459,9 +459,15 @@ def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str 
 
 
 def parcel_pick_up(*, parcel_id: int, who: Who, occurred_at: datetime | None = None) -> Parcel:
-    """The recipient took the parcel (its door closed after opening): picked up, door free."""
+    """The recipient took the parcel (its door closed after opening): picked up, door free.
+
+    An expired parcel is accepted only for a pickup that happened before its deadline:
+    a locker that was offline reports it late, after the expiry job ran.
+    """
     with transaction.atomic():
-        parcel = Parcel.objects.get(pk=parcel_id)
+        parcel = Parcel.objects.select_for_update().get(pk=parcel_id)
+        if parcel.status == ParcelStatus.EXPIRED and (occurred_at is None or occurred_at > parcel.pickup_deadline):
+            raise TransitionNotAllowed("The parcel expired before this pickup; the courier collects it.")
         change = Change(fields={"compartment": None, "picked_up_at": occurred_at or timezone.now()})
         parcel = apply_transition(parcel_id, "pick_up", who=who, where=Where(compartment=parcel.compartment),
                                   change=change, occurred_at=occurred_at)

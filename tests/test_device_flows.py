@@ -310,13 +310,26 @@ def test_a_gzip_body_is_accepted(device, announce):
     assert answer.status_code == 200 and answer.json()["applied"] == 2
 
 
-def test_a_late_offline_pickup_of_a_parcel_expired_meanwhile_is_kept_as_ignored(device, announce):
+def test_a_late_offline_pickup_of_a_parcel_expired_meanwhile_is_recorded_at_its_own_time(device, announce):
     parcel = deposited(announce, device)
     before_deadline = parcel.pickup_deadline - timedelta(minutes=5)
     parcels_expire_due(now=parcel.pickup_deadline + timedelta(seconds=1))
 
     result = device.post("events", {"events": [event("door_closed", parcel.compartment.label, purpose="pickup",
                                                      parcel_id=parcel.pk, at=before_deadline, offline=True)]})
+
+    assert result.json()["applied"] == 1
+    parcel.refresh_from_db()
+    assert (parcel.status, parcel.picked_up_at, parcel.compartment_id) == ("picked_up", before_deadline, None)
+
+
+def test_an_offline_pickup_reported_after_the_deadline_it_happened_after_is_ignored(device, announce):
+    parcel = deposited(announce, device)
+    parcels_expire_due(now=parcel.pickup_deadline + timedelta(seconds=1))
+
+    result = device.post("events", {"events": [event("door_closed", parcel.compartment.label, purpose="pickup",
+                                                     parcel_id=parcel.pk, at=parcel.pickup_deadline + timedelta(
+                                                         minutes=1), offline=True)]})
 
     assert result.json()["ignored"] == 1
     stored = DeviceEvent.objects.get(locker=device.locker)

@@ -109,6 +109,12 @@ def _reissue_code(world):
     return Parcel.objects.get(pk=first.pk)
 
 
+def _late_offline_pickup(world):
+    parcel = states.expired(world["announce"])
+    before_deadline = parcel.pickup_deadline - timedelta(minutes=5)
+    return services.parcel_pick_up(parcel_id=parcel.pk, who=DEVICE, occurred_at=before_deadline)
+
+
 def _cancel(world, status):
     parcel = states.in_status(status, **world)
     return services.parcel_cancel(parcel_id=parcel.pk, who=Who(Actor.PARTNER))
@@ -136,6 +142,7 @@ ALLOWED = {
     ("reissue_code", S.READY_FOR_PICKUP): (_reissue_code, S.READY_FOR_PICKUP),
     ("pick_up", S.READY_FOR_PICKUP): (lambda w: states.picked_up(w["announce"], w["locker"]), S.PICKED_UP),
     ("expire", S.READY_FOR_PICKUP): (lambda w: states.expired(w["announce"]), S.EXPIRED),
+    ("pick_up", S.EXPIRED): (_late_offline_pickup, S.PICKED_UP),
     ("collect", S.EXPIRED): (lambda w: _collect(w, S.EXPIRED), S.RETURNED_TO_SENDER),
     ("collect", S.DROPPED_OFF): (lambda w: _collect(w, S.DROPPED_OFF), S.RETURNED_TO_SENDER),
     ("cancel", S.ANNOUNCED): (lambda w: _cancel(w, S.ANNOUNCED), S.CANCELLED),
@@ -190,3 +197,11 @@ def test_a_reserved_parcel_cannot_be_picked_up_by_anyone(world):
     parcel = states.reserved(world["announce"])
     with pytest.raises(TransitionNotAllowed):
         services.parcel_pick_up(parcel_id=parcel.pk, who=DEVICE)
+
+
+def test_an_expired_parcel_is_not_picked_up_after_its_deadline(world):
+    parcel = states.expired(world["announce"])
+    for late in (None, parcel.pickup_deadline + timedelta(minutes=1)):
+        with pytest.raises(TransitionNotAllowed):
+            services.parcel_pick_up(parcel_id=parcel.pk, who=DEVICE, occurred_at=late)
+    assert Parcel.objects.get(pk=parcel.pk).status == S.EXPIRED
