@@ -2,7 +2,7 @@
 associate logs in on a tablet, imports orders from a spreadsheet, loads one through
 the whole workflow including a "door too small", and the manager then sees it in the
 KPIs. Screenshots land in test-artifacts/ (gitignored); every page is checked with
-axe-core like the recipient pages.
+axe-core like the recipient pages. A second journey runs with JavaScript turned off.
 """
 
 from __future__ import annotations
@@ -120,3 +120,25 @@ def test_an_associate_imports_and_loads_an_order_and_the_manager_sees_it_in_the_
     assert page.get_by_test_id(f"member-{associate.email}").is_visible()
     screenshot(page, "dashboard-retailer-staff")
     assert_accessible(page, "retailer page")
+
+
+@pytest.fixture
+def page_without_js(chromium):
+    context = chromium.new_context(viewport=TABLET, has_touch=True, java_script_enabled=False)
+    yield context.new_page()
+    context.close()
+
+
+def test_loading_works_with_javascript_off(page_without_js, live_server, associate, make_order, store_a):
+    page = page_without_js
+    make_order(store_a, number="NW-NOJS", size="s")
+    log_in(page, live_server.url, associate.email)
+
+    page.get_by_role("button", name="Load NW-NOJS").click()
+    page.get_by_role("button", name="Door broken").click()
+    door = page.get_by_test_id("door").locator(".label").inner_text()
+    page.get_by_role("button", name="Door closed: order is in").click()
+
+    assert page.get_by_text("Order NW-NOJS is loaded; the customer is told.").is_visible()
+    order = Parcel.objects.select_related("compartment").get(tracking_number="NW-NOJS")
+    assert order.status == ParcelStatus.READY_FOR_PICKUP and order.compartment.label == door
