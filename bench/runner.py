@@ -1,0 +1,265 @@
+"""The benchmark run: a dedicated database, the gunicorn server, the driver process, the report.
+
+Nothing here imports the product: it runs `manage.py` and gunicorn as child processes
+with the bench environment (production settings: DEBUG off, persistent connections),
+so the figures are those of the deployed server. The run's own DEBUG, secrets and
+database URL never leak into it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
+# Targets of issue 8.
+TARGET_RATIO = 0.30
+TARGET_P99_MS = 50.0
+TARGET_PAGE_P95_MS = 200.0
+TARGET_RSS_MB = 250.0
+HOT_PATHS = ("code", "heartbeat")
+
+FAST_RUNS: list[dict[str, Any]] = [
+    {"name": "warm-up", "path": "bare", "count": 600, "concurrency": 16},
+    {"name": "warm-up device", "path": "heartbeat", "count": 300, "concurrency": 16},
+    {"name": "bare view", "path": "bare", "count": 6000, "concurrency": 16},
+    {"name": "code validation", "path": "code", "count": 2500, "concurrency": 16},
+    {"name": "heartbeat", "path": "heartbeat", "count": 3000, "concurrency": 16},
+    {"name": "door-event batch (20)", "path": "events", "count": 600, "concurrency": 8},
+    {"name": "courier deposit", "path": "deposit", "count": 800, "concurrency": 16},
+    {"name": "announce + reserve", "path": "announce", "count": 1200, "concurrency": 16},
+    {"name": "site search", "path": "search", "count": 1500, "concurrency": 16},
+    {"name": "code validation @70%", "path": "code", "rate": "auto", "saturation_of": "code validation",
+     "duration": 15, "consumes": "codes"},
+    {"name": "heartbeat @70%", "path": "heartbeat", "rate": "auto", "saturation_of": "heartbeat", "duration": 15},
+    {"name": "64 reservations, one site", "path": "burst", "count": 64, "concurrency": 64, "expected": [201, 409]},
+]
+
+
+def scale_pages(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The heaviest list pages at US size: admin changelists, partner API lists, the store dashboard."""
+    pages = [
+        ("admin sites", "/admin/lockers/site/"),
+        ("admin lockers", "/admin/lockers/locker/"),
+        ("admin compartments", "/admin/lockers/compartment/"),
+        ("admin parcels", "/admin/parcels/parcel/"),
+        ("admin parcels, filtered", "/admin/parcels/parcel/?status__exact=ready_for_pickup"),
+        ("admin parcel events", "/admin/parcels/parcelevent/"),
+        ("API parcels list", "/api/v1/parcels/?page_size=50"),
+        ("API parcels by status", "/api/v1/parcels/?status=ready_for_pickup&page_size=50"),
+        ("API site search, no point", "/api/v1/sites/?limit=50"),
+        *plan.get("extra_pages", []),
+    ]
+    return [{"name": name, "path": "page", "target": target, "count": 40, "concurrency": 2,
+             "expected": [200]} for name, target in pages]
+
+
+def database_url(base: str, name: str) -> str:
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def database_recreate(base: str, name: str) -> None:
+    with psycopg.connect(database_url(base, "postgres"), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+@dataclass
+class RssSampler:
+    """Samples VmRSS of the gunicorn workers (children of the master) while the driver runs."""
+
+    master: int
+    peak_kb: dict[int, int] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def _workers(self) -> list[int]:
+        try:
+            return [int(pid) for pid in Path(f"/proc/{self.master}/task/{self.master}/children").read_text().split()]
+        except OSError:
+            return []
+
+    def sample(self) -> None:
+        for pid in self._workers():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    self.peak_kb[pid] = max(self.peak_kb.get(pid, 0), int(line.split()[1]))
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            self.sample()
+
+
+@dataclass
+class Bench:
+    base_url: str
+    scale: bool
+    port: int = 8765
+    workers: int | None = None
+    threads: int | None = None
+    conn_max_age: int | None = None
+    sizing: dict[str, int] = field(default_factory=dict)
+    log: Any = print
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="lockers-bench-")))
+
+    @property
+    def database(self) -> str:
+        return "lockers_scale" if self.scale else "lockers_bench"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env |= {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DATABASE_URL": database_url(self.base_url, self.database),
+            "DEBUG": "0",
+            "SECRET_KEY": self._secret("SECRET_KEY"),
+            "CODE_PEPPER": self._secret("CODE_PEPPER"),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # The bench session is a password-less superuser; a real operator signs in with a second factor.
+            "STAFF_MFA_REQUIRED": "0",
+            # The throttle still runs on every request (its cost is measured); it just never refuses.
+            "PARTNER_API_RATE": "100000000/min",
+            # 4xx answers are expected in places (the burst); their log lines would cost more than the request.
+            "LOG_LEVEL": "ERROR",
+            "BIND": f"127.0.0.1:{self.port}",
+        }
+        if self.workers:
+            env["WEB_CONCURRENCY"] = str(self.workers)
+        if self.threads:
+            env["WEB_THREADS"] = str(self.threads)
+        if self.conn_max_age is not None:
+            env["DB_CONN_MAX_AGE"] = str(self.conn_max_age)
+        return env
+
+    def _secret(self, name: str) -> str:
+        # One pair per run, shared by the fixtures (codes, sessions) and the server.
+        if not hasattr(self, "_secrets"):
+            self._secrets = {"SECRET_KEY": secrets.token_urlsafe(40), "CODE_PEPPER": secrets.token_urlsafe(40)}
+        return self._secrets[name]
+
+    def manage(self, *args: str) -> str:
+        done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env(), capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def prepare(self) -> dict[str, Any]:
+        if not self.scale:
+            database_recreate(self.base_url, self.database)
+        started = time.monotonic()
+        self.manage("migrate", "--noinput")
+        plan_file = self.workdir / "plan.json"
+        arguments = ["bench_prepare", "--out", str(plan_file)]
+        for key, value in self.sizing.items():
+            arguments += [f"--{key.replace('_', '-')}", str(value)]
+        if self.scale:
+            arguments.append("--scale")
+        self.manage(*arguments)
+        plan = json.loads(plan_file.read_text())
+        self.log(f"prepared {len(plan['codes'])} pickup codes, {len(plan['deposits'])} deposits, "
+                 f"{len(plan['lockers'])} signed lockers in {time.monotonic() - started:.1f} s")
+        return plan
+
+    def server_start(self) -> subprocess.Popen[bytes]:
+        server = subprocess.Popen([GUNICORN, "lockers_site.wsgi", "-c", str(ROOT / "gunicorn.conf.py")],
+                                  cwd=ROOT, env=self.env(), start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/bench/bare", timeout=2):
+                    return server
+            except OSError:
+                time.sleep(0.3)
+        server.terminate()
+        raise RuntimeError("gunicorn did not answer within 30 s")
+
+    def run(self) -> dict[str, Any]:
+        plan = self.prepare()
+        runs = FAST_RUNS + (scale_pages(plan) if self.scale else [])
+        plan |= {"base_url": f"http://127.0.0.1:{self.port}", "runs": runs}
+        plan_file, results_file = self.workdir / "plan.json", self.workdir / "results.json"
+        plan_file.write_text(json.dumps(plan))
+        server = self.server_start()
+        sampler = RssSampler(server.pid)
+        thread = threading.Thread(target=sampler.run, daemon=True)
+        thread.start()
+        try:
+            driver = subprocess.run([PYTHON, "-m", "bench.driver", str(plan_file), str(results_file)], cwd=ROOT,
+                                    env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+            sampler.sample()
+        finally:
+            sampler.stop.set()
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        if driver.returncode:
+            raise RuntimeError(f"the driver failed:\n{driver.stdout}\n{driver.stderr}")
+        results = [r for r in json.loads(results_file.read_text()) if not r["name"].startswith("warm-up")]
+        burst = json.loads(self.manage("bench_prepare", "--burst-outcome", str(plan["burst"]["site_id"])))
+        return {"results": results, "burst": burst | {"doors": plan["burst"]["doors"]},
+                "worker_rss_mb": {str(pid): round(kb / 1024, 1) for pid, kb in sampler.peak_kb.items()},
+                "server": {"workers": self.env().get("WEB_CONCURRENCY", "2 x cores"),
+                           "threads": self.env().get("WEB_THREADS", "2"),
+                           "conn_max_age": self.env().get("DB_CONN_MAX_AGE", "60")}}
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def report(outcome: dict[str, Any]) -> list[str]:
+    """The table and the one-line summaries, with the issue's targets checked."""
+    results = outcome["results"]
+    bare = next(r for r in results if r["path"] == "bare")
+    lines = [f"{'path':<30} {'req':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'err %':>6} "
+             f"{'x bare':>7} {'queries':>8}"]
+    for r in results:
+        ratio = r["rps"] / bare["rps"] if r["path"] != "page" and not r.get("target_rate") else None
+        r["ratio_to_bare"] = round(ratio, 3) if ratio is not None else None
+        lines.append(f"{r['name']:<30} {r['requests']:>6} {r['rps']:>8} {r['p50_ms']:>8} {r['p95_ms']:>8} "
+                     f"{r['p99_ms']:>8} {r['error_rate'] * 100:>6.2f} {_fmt(r['ratio_to_bare']):>7} "
+                     f"{_fmt(r['queries_median']):>8}")
+    lines.append("")
+    for r in results:
+        verdicts = []
+        if r["path"] in HOT_PATHS and not r.get("target_rate"):
+            verdicts.append(f"ratio {'ok' if r['ratio_to_bare'] >= TARGET_RATIO else 'BELOW 0.30'}")
+        if r["path"] in HOT_PATHS and r.get("target_rate"):
+            verdicts.append(f"p99 {'ok' if r['p99_ms'] < TARGET_P99_MS else 'OVER 50 ms'}")
+        if r["path"] == "page":
+            verdicts.append(f"p95 {'ok' if r['p95_ms'] < TARGET_PAGE_P95_MS else 'OVER 200 ms'}")
+        verdicts.append("no errors" if not r["errors"] else f"{r['errors']} ERRORS {r['statuses']}")
+        lines.append(f"SUMMARY {r['name']}: {r['rps']} req/s, p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, "
+                     f"p99 {r['p99_ms']} ms, errors {r['error_rate'] * 100:.2f}%, "
+                     f"x bare {_fmt(r['ratio_to_bare'])}, queries {_fmt(r['queries_median'])}; {', '.join(verdicts)}")
+    burst = outcome["burst"]
+    statuses = next(r for r in results if r["path"] == "burst")["statuses"]
+    fair = (burst["doors_held_twice"] == 0 and burst["reserved"] == min(64, burst["doors"])
+            and not any(code.startswith("5") or code == "0" for code in statuses))
+    lines.append(f"SUMMARY burst: 64 concurrent reservations for {burst['doors']} doors -> "
+                 f"{burst['reserved']} reserved in {burst['distinct_doors']} distinct doors, "
+                 f"{burst['doors_held_twice']} held twice, "
+                 f"answers {statuses}; {'ok' if fair else 'FAILED'}")
+    peak = max(outcome["worker_rss_mb"].values(), default=0.0)
+    lines.append(f"SUMMARY worker RSS: peak {peak} MB over {len(outcome['worker_rss_mb'])} workers; "
+                 f"{'ok' if peak < TARGET_RSS_MB else 'OVER 250 MB'}")
+    return lines

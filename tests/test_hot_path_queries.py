@@ -1,0 +1,89 @@
+"""The hot paths answer with a fixed, small number of queries, whatever the size of the data.
+
+Counted in the test database, where every atomic block inside the test's transaction
+is a savepoint (two more queries each); the benchmark reports the production counts
+(`manage.py bench`, X-Bench-Queries). A change in a count here is a change in the cost
+of the busiest requests of the network: look at docs/performance.md before updating one.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lockers.models import Site
+from parcels.services import Recipient, code_secrets
+from tests.device_support import deposited
+from tests.partner_api_fixtures import *  # noqa: F403
+
+pytest_plugins = ["tests.device_support"]
+pytestmark = pytest.mark.django_db
+
+CODE_VALIDATION_QUERIES = 17
+HEARTBEAT_QUERIES = 12
+ANNOUNCE_WITH_RESERVATION_QUERIES = 35
+SITE_SEARCH_QUERIES = 5
+
+HEARTBEAT = {
+    "firmware_version": "3.4.2",
+    "doors": [{"door": "A1", "state": "closed"}, {"door": "A2", "state": "open"}],
+    "sensors": [{"zone": "ambient", "temperature_c": 21.5}],
+    "last_event_sequence": 0,
+    "bundle_version": "",
+}
+
+
+def _ready_parcels(announce, device, count: int) -> list:
+    """`count` parcels waiting in the device's locker, each for another recipient (so each has its own code)."""
+    return [
+        deposited(announce, device, tracking_number=f"HOT{n:05d}",
+                  recipient=Recipient(name=f"Recipient {n}", email=f"r{n}@example.com"))
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize("waiting", [1, 6])
+def test_a_pickup_code_is_checked_in_a_fixed_number_of_queries(device, announce, django_assert_num_queries, waiting):
+    parcel = _ready_parcels(announce, device, waiting)[0]
+    pin, _ = code_secrets(parcel.pickup_code)
+
+    with django_assert_num_queries(CODE_VALIDATION_QUERIES):
+        answer = device.post("codes/pickup", {"pin": pin})
+
+    assert answer.status_code == 200, answer.content
+
+
+@pytest.mark.parametrize("waiting", [1, 6])
+def test_a_heartbeat_is_answered_in_a_fixed_number_of_queries(device, announce, django_assert_num_queries, waiting):
+    _ready_parcels(announce, device, waiting)
+    device.post("heartbeat", HEARTBEAT)  # the first one also creates what later ones update
+
+    with django_assert_num_queries(HEARTBEAT_QUERIES):
+        answer = device.post("heartbeat", HEARTBEAT)
+
+    assert answer.status_code == 200, answer.content
+
+
+def test_an_announce_with_a_reservation_takes_a_fixed_number_of_queries(api, parcel_body, locker,
+                                                                           django_assert_num_queries):
+    with django_assert_num_queries(ANNOUNCE_WITH_RESERVATION_QUERIES):
+        answer = api.post("/api/v1/parcels/", parcel_body(reserve=True), format="json",
+                          headers={"Idempotency-Key": "hot-path-1"})
+
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["status"] == "reserved"
+
+
+@pytest.mark.parametrize("sites", [1, 8])
+def test_a_site_search_near_a_point_takes_a_fixed_number_of_queries(api, site, make_locker,
+                                                                     django_assert_num_queries, sites):
+    for number in range(sites):
+        nearby = Site.objects.create(code=f"near-{number}", name=f"Near {number}", address_line="1 Main St",
+                                     city="Minneapolis", postal_code="55403", latitude=f"44.97{number}",
+                                     longitude="-93.2831")
+        make_locker(at=nearby)
+
+    with django_assert_num_queries(SITE_SEARCH_QUERIES):
+        answer = api.get("/api/v1/sites/?lat=44.9694&lon=-93.2831&radius_km=5")
+
+    assert answer.status_code == 200, answer.content
+    assert len(answer.json()["results"]) == sites + 1
