@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "carriers",
     "parcels",
     "notifications",
+    # Benchmark and scale-data commands (manage.py bench, generate_scale_data); no models, no URLs.
+    "bench",
 ]
 
 MIDDLEWARE = [
