@@ -332,6 +332,7 @@ class LockerCommand(models.Model):
 
     class Kind(models.TextChoices):
         OPEN_DOOR = "open_door", "Open a door"
+        OPEN_DOOR_FOR_LOADING = "open_door_to_load", "Open an empty held door for loading"
         SET_OUT_OF_SERVICE = "set_out_of_service", "Set a door out of service"
         REFRESH_BUNDLE = "refresh_bundle", "Refresh the offline bundle"
 

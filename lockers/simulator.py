@@ -173,7 +173,7 @@ class SimulatedLocker:
     def _carry_out(self, command: dict[str, Any]) -> None:
         if command["id"] in self.acknowledged:
             return  # delivered again before our acknowledgement arrived
-        if command["kind"] == "open_door":
+        if command["kind"] in {"open_door", "open_door_to_load"}:
             self.record("door_opened", command["door"], command_id=command["id"])
             self.record("door_closed", command["door"], command_id=command["id"])
         elif command["kind"] == "refresh_bundle":

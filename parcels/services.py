@@ -25,6 +25,7 @@ from .errors import (
     DuplicateTrackingNumber,
     ExtensionNotAllowed,
     NoFittingCompartment,
+    ParcelTooBig,
     SiteUnavailable,
     TransitionNotAllowed,
 )
@@ -324,7 +325,8 @@ def deposit_door_problem(*, parcel_id: int, problem: str, who: Who) -> Compartme
     `problem` is one of DOOR_PROBLEMS. A broken, dirty or occupied door leaves service;
     a door too small for the parcel stays in service and the parcel moves to a larger
     size. If no other door fits at this locker the parcel goes back to announced with
-    the reason (the courier keeps it) and `NoFittingCompartment` is raised.
+    the reason (the courier keeps it) and `NoFittingCompartment` (or `ParcelTooBig`,
+    when no size of the network is larger) is raised.
     """
     condition, reason = DOOR_PROBLEMS[problem]
     try:
@@ -337,7 +339,8 @@ def deposit_door_problem(*, parcel_id: int, problem: str, who: Who) -> Compartme
                 compartments_set_condition(compartment_ids=[door.pk], condition=condition)
             larger_than = door.size_class if problem == "too_small" else None
             return _move_to_other_door(parcel, Q(locker_id=door.locker_id), who, reason=reason, larger_than=larger_than)
-    except NoFittingCompartment:
+    except (NoFittingCompartment, ParcelTooBig):
+        # ParcelTooBig: "too small" at the network's largest size; the courier keeps it.
         # The door's new condition stands (it was rolled back with the failed move, so set it again).
         if condition:
             compartments_set_condition(compartment_ids=[door.pk], condition=condition)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from lockers.device.commands import RATE_LIMITS
 from lockers.models import Compartment, LockerCommand
 from notifications.models import Notification
 from parcels.models import Parcel, ParcelEvent, ParcelStatus
@@ -39,7 +40,7 @@ def test_the_normal_path_holds_a_door_opens_it_and_on_close_the_customer_is_told
 
     client.post(store_url("door-open", store_a, order_id=order.pk))
     command = LockerCommand.objects.get()
-    assert (command.kind, command.compartment, command.requested_by) == ("open_door", door, associate)
+    assert (command.kind, command.compartment, command.requested_by) == ("open_door_to_load", door, associate)
     assert order.tracking_number in command.reason
 
     closed = client.post(store_url("door-closed", store_a, order_id=order.pk), follow=True)
@@ -136,13 +137,14 @@ def test_opening_doors_too_often_is_refused_with_a_message_not_an_error(
     order = make_order(store_a)
     client = client_of(associate)
     client.post(store_url("order-load", store_a, order_id=order.pk))
-    for _ in range(3):
+    per_person = RATE_LIMITS[LockerCommand.Kind.OPEN_DOOR_FOR_LOADING][1]
+    for _ in range(per_person):
         client.post(store_url("door-open", store_a, order_id=order.pk))
 
     answer = client.post(store_url("door-open", store_a, order_id=order.pk), follow=True)
 
     assert answer.status_code == 200
-    assert LockerCommand.objects.count() == 3
+    assert LockerCommand.objects.count() == per_person
     assert any("per hour" in message for message in messages_of(answer))
 
 
@@ -165,3 +167,15 @@ def test_the_load_page_of_an_order_without_a_held_door_leads_to_the_order(
     answer = client_of(associate).get(store_url("order-load", store_a, order_id=order.pk))
 
     assert answer.url == store_url("order-detail", store_a, order_id=order.pk)
+
+
+def test_a_loading_open_is_refused_for_a_door_that_holds_a_parcel(announce, locker):
+    from lockers.device.commands import locker_command_queue
+    from lockers.device.errors import CommandRefused
+    from tests.parcel_states import ready
+
+    door = ready(announce).compartment
+    with pytest.raises(CommandRefused):
+        locker_command_queue(locker=locker, kind=LockerCommand.Kind.OPEN_DOOR_FOR_LOADING, compartment=door,
+                             reason="load", requested_by=None)
+    assert not LockerCommand.objects.exists()

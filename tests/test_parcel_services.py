@@ -112,6 +112,14 @@ def test_a_door_too_small_moves_the_parcel_to_a_larger_one(announce, locker, siz
     assert Compartment.objects.get(pk=parcel.compartment_id).condition == "ok"
 
 
+def test_too_small_at_the_largest_size_gives_the_parcel_back_to_the_courier(announce, locker, sizes):
+    parcel = announce(spec=ParcelSpec(size_class=sizes["l"]), reserve=True)
+    with pytest.raises(ParcelTooBig):
+        services.deposit_door_problem(parcel_id=parcel.pk, problem="too_small", who=COURIER)
+    parcel.refresh_from_db()
+    assert (parcel.status, parcel.compartment_id, parcel.status_reason) == ("announced", None, "parcel_too_big")
+
+
 def test_a_broken_door_leaves_service_and_another_is_offered(announce, locker):
     parcel = announce(reserve=True)
     door = services.deposit_door_problem(parcel_id=parcel.pk, problem="broken", who=COURIER)

@@ -129,7 +129,7 @@ def store_door_open(*, scope: StoreScope, order: Parcel) -> LockerCommand:
         raise TransitionNotAllowed(f"Order {order.tracking_number} holds no door to open.")
     door = order.compartment
     return locker_command_queue(
-        locker=door.locker, kind=LockerCommand.Kind.OPEN_DOOR, compartment=door,
+        locker=door.locker, kind=LockerCommand.Kind.OPEN_DOOR_FOR_LOADING, compartment=door,
         reason=f"Store loading: order {order.tracking_number} into door {door.label} ({scope.partner.name})",
         requested_by=scope.member.user,
     )

@@ -28,6 +28,9 @@ RATE_WINDOW = timedelta(hours=1)
 # Per kind: (per locker, per operator) commands in RATE_WINDOW.
 RATE_LIMITS = {
     Kind.OPEN_DOOR: (3, 10),
+    # Loading opens only an empty door held for the requester's own order: nothing to
+    # take, so the limit fits a busy store rather than the crown-jewel remote open.
+    Kind.OPEN_DOOR_FOR_LOADING: (120, 60),
     Kind.SET_OUT_OF_SERVICE: (30, 60),
     Kind.REFRESH_BUNDLE: (10, 60),
 }
@@ -41,6 +44,13 @@ def _check_rate(locker: Locker, kind: str, requested_by: AbstractBaseUser | None
         raise CommandRateLimited(f"At most {per_locker} '{kind}' commands per hour for one locker.")
     if requested_by is not None and recent.filter(requested_by=requested_by).count() >= per_operator:
         raise CommandRateLimited(f"At most {per_operator} '{kind}' commands per hour for one operator.")
+
+
+def _check_held_and_empty(compartment: Compartment) -> None:
+    from parcels.models import Parcel, ParcelStatus
+
+    if not Parcel.objects.filter(compartment=compartment, status=ParcelStatus.RESERVED).exists():
+        raise CommandRefused("A loading open needs a door held for a parcel that is not in it yet.")
 
 
 def locker_command_queue(
@@ -66,6 +76,8 @@ def locker_command_queue(
         if locker.status != Locker.Status.ACTIVE:
             raise CommandRefused("The locker is decommissioned.")
         _check_rate(locker, kind, requested_by)
+        if kind == Kind.OPEN_DOOR_FOR_LOADING:
+            _check_held_and_empty(compartment)
         if kind == Kind.SET_OUT_OF_SERVICE:
             compartments_set_condition(compartment_ids=[compartment.pk], condition=Compartment.Condition.OUT_OF_SERVICE)
         command = LockerCommand.objects.create(
