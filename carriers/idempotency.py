@@ -81,7 +81,7 @@ def idempotency_key_claim(*, partner: Partner, key: str, fingerprint: str) -> Cl
     raise KeyInUse()
 
 
-def idempotency_key_complete(*, row: IdempotencyKey, status: int, body: object, content_type: str) -> None:
+def idempotency_key_complete(*, row: IdempotencyKey, status: int, body: str, content_type: str) -> None:
     """Store the answer to replay for later requests with the same key."""
     IdempotencyKey.objects.filter(pk=row.pk).update(
         state=IdempotencyKey.State.DONE, response_status=status, response_body=body,

@@ -165,7 +165,8 @@ class IdempotencyKey(models.Model):
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
     state = models.CharField(max_length=12, choices=State.choices, default=State.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    # The rendered JSON, kept as text so a replay is byte for byte the first answer.
+    response_body = models.TextField(blank=True, default="")
     response_content_type = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

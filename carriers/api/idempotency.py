@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
+from django.http import HttpResponse
 from rest_framework import status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from carriers.idempotency import (
@@ -22,16 +22,16 @@ from carriers.idempotency import (
     idempotency_key_release,
     request_fingerprint,
 )
-from carriers.models import ApiKey
+from carriers.models import ApiKey, IdempotencyKey
 from lockers_site.problems import problem_response
 
 HEADER = "Idempotency-Key"
-Handler = Callable[..., Response]
+Handler = Callable[..., Response | HttpResponse]
 
 
-def _replay(row: Any) -> Response:
-    response = Response(row.response_body, status=row.response_status, headers={"Idempotent-Replayed": "true"})
-    response.content_type = row.response_content_type or None
+def _replay(row: IdempotencyKey) -> HttpResponse:
+    response = HttpResponse(row.response_body, status=row.response_status, content_type=row.response_content_type)
+    response["Idempotent-Replayed"] = "true"
     return response
 
 
@@ -83,9 +83,9 @@ def idempotent(handler: Handler) -> Handler:
         if response.status_code >= 500:
             idempotency_key_release(row=claim.row)
             return response
-        body = json.loads(json.dumps(response.data, cls=JSONEncoder)) if response.data is not None else None
+        body = JSONRenderer().render(response.data).decode() if response.data is not None else ""
         idempotency_key_complete(row=claim.row, status=response.status_code, body=body,
-                                 content_type=response.content_type or "")
+                                 content_type=response.content_type or "application/json")
         return response
 
     return wrapper
