@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from lockers.models import Compartment, Site, SizeClass
+from lockers.selectors import Availability, availability_of_sites
 from parcels.allocation import distance_km, sites_near
 from parcels.models import Parcel
 
@@ -40,16 +41,9 @@ class SiteQuery:
 
 
 def free_doors_by_site(site_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Free doors per size code (every size, zeros included) of each site, in two queries in all."""
-    codes = list(SizeClass.objects.values_list("code", flat=True))
-    counts = {site_id: dict.fromkeys(codes, 0) for site_id in site_ids}
-    rows = (
-        Compartment.objects.filter(locker__site_id__in=site_ids).free()
-        .values("locker__site_id", "size_class__code").annotate(n=Count("pk")).order_by()
-    )
-    for row in rows:
-        counts[row["locker__site_id"]][row["size_class__code"]] = row["n"]
-    return counts
+    """Free doors per size code (of the sizes each site has, smallest first), for a whole page at once."""
+    availability = availability_of_sites(site_ids)
+    return {site_id: availability.get(site_id, Availability()).free_by_size for site_id in site_ids}
 
 
 def _with_door(**door: object) -> Exists:

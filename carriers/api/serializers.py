@@ -80,7 +80,9 @@ class SiteOut(serializers.Serializer):
         help_text='Local intervals per weekday, e.g. {"mon": [["07:00", "22:00"]]}.',
     )
     directions = serializers.CharField(source="site.directions")
-    free_by_size = serializers.DictField(child=serializers.IntegerField(), help_text="Free doors per size code, now.")
+    free_by_size = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Free doors now per size code, for the sizes the site has."
+    )
     distance_km = serializers.FloatField(allow_null=True)
 
     def to_representation(self, instance: SiteHit) -> dict[str, Any]:
