@@ -168,6 +168,8 @@ class Bench:
             database_recreate(self.base_url, self.database)
         started = time.monotonic()
         self.manage("migrate", "--noinput")
+        # DEBUG off serves static files from the manifest, as in production: the admin pages need it.
+        self.manage("collectstatic", "--noinput", "--verbosity", "0")
         plan_file = self.workdir / "plan.json"
         arguments = ["bench_prepare", "--out", str(plan_file)]
         for key, value in self.sizing.items():
@@ -193,7 +195,14 @@ class Bench:
         server.terminate()
         raise RuntimeError("gunicorn did not answer within 30 s")
 
+    def machine(self) -> dict[str, Any]:
+        """What the figures depend on: the commit, the cores, and how busy the machine already was."""
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        return {"commit": commit.stdout.strip(), "cores": os.cpu_count(),
+                "load_before": Path("/proc/loadavg").read_text().split()[:3]}
+
     def run(self) -> dict[str, Any]:
+        machine = self.machine()
         plan = self.prepare()
         runs = FAST_RUNS + (scale_pages(plan) if self.scale else [])
         plan |= {"base_url": f"http://127.0.0.1:{self.port}", "runs": runs}
@@ -215,7 +224,8 @@ class Bench:
             raise RuntimeError(f"the driver failed:\n{driver.stdout}\n{driver.stderr}")
         results = [r for r in json.loads(results_file.read_text()) if not r["name"].startswith("warm-up")]
         burst = json.loads(self.manage("bench_prepare", "--burst-outcome", str(plan["burst"]["site_id"])))
-        return {"results": results, "burst": burst | {"doors": plan["burst"]["doors"]},
+        machine["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
+        return {"machine": machine, "results": results, "burst": burst | {"doors": plan["burst"]["doors"]},
                 "worker_rss_mb": {str(pid): round(kb / 1024, 1) for pid, kb in sampler.peak_kb.items()},
                 "server": {"workers": self.env().get("WEB_CONCURRENCY", "2 x cores"),
                            "threads": self.env().get("WEB_THREADS", "2"),
@@ -229,8 +239,9 @@ def _fmt(value: Any) -> str:
 def report(outcome: dict[str, Any]) -> list[str]:
     """The table and the one-line summaries, with the issue's targets checked."""
     results = outcome["results"]
+    lines = [f"machine: {outcome['machine']}; server: {outcome['server']}"]
     bare = next(r for r in results if r["path"] == "bare")
-    lines = [f"{'path':<30} {'req':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'err %':>6} "
+    lines += [f"{'path':<30} {'req':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'err %':>6} "
              f"{'x bare':>7} {'queries':>8}"]
     for r in results:
         ratio = r["rps"] / bare["rps"] if r["path"] != "page" and not r.get("target_rate") else None

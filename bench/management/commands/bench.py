@@ -40,6 +40,6 @@ class Command(BaseCommand):
         outcome = bench.run()
         for line in report(outcome):
             self.stdout.write(line)
-        self.stdout.write(f"whole run: {time.monotonic() - started:.0f} s; server {outcome['server']}")
+        self.stdout.write(f"whole run: {time.monotonic() - started:.0f} s")
         if options["json"]:
             Path(options["json"]).write_text(json.dumps(outcome, indent=1))
