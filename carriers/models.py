@@ -1,6 +1,3 @@
-# TEMPORARY NOTE (lead engineer, remove before merge): several engineers work in this tree at once.
-# Before you edit or commit anything, read /work/PARALLEL-WORK-RULES.md and follow it (commit only your own
-# paths with `git commit -- <paths>`, never `git add -A`; migrations only for your own app; stop by 21:35 UTC).
 """Partners: the organisations that put parcels into the network, and their people."""
 
 from __future__ import annotations
