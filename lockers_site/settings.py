@@ -225,6 +225,12 @@ SPECTACULAR_SETTINGS = {
 
 # Partner API (carriers.api): throttling, idempotency keys, webhooks.
 PARTNER_API_RATE = env_str("PARTNER_API_RATE", "600/min")  # per API key
+
+# Throttle counters (partner API, widget, allauth) must be shared by every worker
+# process in production: REDIS_URL points them at Redis; without it each process
+# counts on its own (fine for one development process).
+if env_str("REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_URL")}}
 PUBLIC_API_RATE = env_str("PUBLIC_API_RATE", "60/min")  # per client address, keyless endpoints (the widget)
 # The IETF draft asks that keys live at least 24 hours.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=max(24, env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)))
