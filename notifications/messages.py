@@ -61,7 +61,16 @@ def message_context(notification: Notification) -> dict[str, Any]:
         "code": code,
         "link": page_url(parcel),
         "deadline": parcel.pickup_deadline,
+        "count": _parcels_behind_code(notification),
     }
+
+
+def _parcels_behind_code(notification: Notification) -> int:
+    """How many waiting parcels this message's code opens (one code serves a recipient's pickup)."""
+    parcel = notification.parcel
+    if notification.kind != Notification.Kind.PARCEL_READY or parcel.pickup_code_id is None:
+        return 1
+    return Parcel.objects.filter(pickup_code_id=parcel.pickup_code_id, status="ready_for_pickup").count() or 1
 
 
 def message_render(notification: Notification) -> Message:

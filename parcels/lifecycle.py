@@ -45,7 +45,9 @@ TRANSITIONS: dict[str, Transition] = {
         _t("deposit", {S.RESERVED}, S.READY_FOR_PICKUP, "parcel.ready_for_pickup",
            Notification.Kind.PARCEL_READY),
         _t("extend", {S.READY_FOR_PICKUP}, None, "parcel.extended", Notification.Kind.EXTENDED),
-        _t("reissue_code", {S.READY_FOR_PICKUP}, None, "parcel.code_reissued", Notification.Kind.PARCEL_READY),
+        # No message of its own: the deposit that caused it sends one message with the
+        # code that now opens every waiting parcel of the recipient.
+        _t("reissue_code", {S.READY_FOR_PICKUP}, None, "parcel.code_reissued"),
         # From expired only for a pickup that happened before the deadline (an offline
         # locker reporting late); parcel_pick_up enforces the time.
         _t("pick_up", {S.READY_FOR_PICKUP, S.EXPIRED}, S.PICKED_UP, "parcel.picked_up", Notification.Kind.PICKED_UP),

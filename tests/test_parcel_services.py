@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from carriers.models import PartnerEvent
 from lockers.models import Compartment, Site
+from notifications.messages import message_render
 from notifications.models import Notification
 from parcels import codes, services
 from parcels.errors import (
@@ -179,7 +180,9 @@ def test_one_code_opens_all_of_a_recipients_parcels_in_a_locker_and_the_old_code
     opened = services.pickup_code_verify(locker=locker, pin=pin)
     assert {p.pk for p in opened} == {first.pk, second.pk}
     ready_messages = Notification.objects.filter(kind="parcel_ready", dedupe_key=f"code-{second.pickup_code_id}")
-    assert {n.parcel_id for n in ready_messages} == {first.pk, second.pk}
+    assert sorted(ready_messages.values_list("parcel_id", "channel")) == [(second.pk, "email"), (second.pk, "sms")]
+    sms = message_render(ready_messages.get(channel="sms"))
+    assert f"Your 2 parcels are ready at {second.site.name}. Code {pin}" in sms.text
 
 
 def test_a_code_for_another_locker_of_the_site_opens_nothing_here(announce, locker, make_locker):
