@@ -263,6 +263,16 @@ TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_FROM = env_str("TWILIO_FROM")
 TWILIO_API_BASE = env_str("TWILIO_API_BASE", "https://api.twilio.com")
+if not DEBUG:
+    # The console backends log every message, pickup codes and page links included:
+    # production must choose its channels on purpose.
+    _unset = [name for name in ("SMS_BACKEND", "EMAIL_BACKEND") if name not in os.environ]
+    if _unset:
+        raise ImproperlyConfigured(f"{' and '.join(_unset)} must be set in the environment when DEBUG is off.")
+    # Behind the TLS-terminating proxy: trust its scheme header, send cookies over HTTPS only.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
 if not DEBUG and SMS_BACKEND.endswith("TwilioSms") and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_FROM):
     raise ImproperlyConfigured("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM must be set for TwilioSms.")
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 6)
