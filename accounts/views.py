@@ -14,7 +14,7 @@ from notifications.services import profile_phone_verified, profile_update
 from parcels.services import page_token
 
 from .forms import PhoneCodeForm, PhoneForm, PreferencesForm
-from .phone import phone_code_check, phone_code_send, phone_pending
+from .phone import PhoneVerificationLimited, phone_code_check, phone_code_send, phone_pending
 
 
 @login_required
@@ -55,7 +55,9 @@ def phone(request: HttpRequest) -> HttpResponse:
     form = PhoneForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            phone_code_send(session=request.session, phone=form.cleaned_data["phone"].as_e164)
+            phone_code_send(session=request.session, user_id=request.user.pk, phone=form.cleaned_data["phone"].as_e164)
+        except PhoneVerificationLimited as limited:
+            messages.error(request, str(limited))
         except DeliveryError:
             messages.error(request, "We could not send a text to this number. Check it and try again.")
         else:
@@ -71,7 +73,11 @@ def phone_confirm(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:phone")
     form = PhoneCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        proven = phone_code_check(session=request.session, code=form.cleaned_data["code"])
+        try:
+            proven = phone_code_check(session=request.session, user_id=request.user.pk, code=form.cleaned_data["code"])
+        except PhoneVerificationLimited as limited:
+            messages.error(request, str(limited))
+            return redirect("accounts:phone")
         if proven:
             profile_phone_verified(user=request.user, phone=proven)
             messages.success(request, f"Your phone number {proven} is verified.")

@@ -169,6 +169,29 @@ def test_a_wrong_code_proves_nothing_and_tries_are_limited(client: Client, verif
     assert not RecipientProfile.objects.filter(phone_verified=True).exists()
 
 
+def test_codes_are_texted_at_most_three_times_an_hour_per_account(client: Client, verified_user, sms_file):
+    client.force_login(verified_user)
+    for _ in range(3):
+        client.post("/accounts/phone/", {"phone": "+16125550177"})
+
+    refused = client.post("/accounts/phone/", {"phone": "+16125550177"}, follow=True)
+
+    assert "Too many codes were sent" in refused.content.decode()
+    assert len(sms_file.read_text().splitlines()) == 3
+
+
+def test_resending_does_not_reset_the_daily_count_of_wrong_codes(client: Client, verified_user, sms_file):
+    client.force_login(verified_user)
+    guesses = 0
+    for _ in range(3):
+        client.post("/accounts/phone/", {"phone": "+16125550177"})
+        for _ in range(4):
+            guesses += 1
+            answer = client.post("/accounts/phone/confirm/", {"code": "000000"}, follow=True)
+    assert guesses > 10
+    assert "Too many wrong codes for this number today" in answer.content.decode()
+
+
 def test_the_latest_account_to_prove_a_number_takes_it(client: Client, verified_user, sms_file):
     other = UserFactory(username="previous-owner")
     RecipientProfile.objects.create(user=other, phone="+16125550177", phone_verified=True)
