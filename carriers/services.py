@@ -6,11 +6,11 @@ dump alone does not let anyone test the (few) possible PINs offline.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+
+from parcels.codes import keyed_hash
 
 from .models import CourierCredential, Partner
 
@@ -32,8 +32,7 @@ def validate_pin(pin: str) -> None:
 def _pin_hash(*, badge_number: str, pin: str) -> str:
     # The badge is part of the message so two couriers with the same PIN do not
     # share a hash (which would tell a reader of the table that they do).
-    message = f"courier-pin\x00{badge_number}\x00{pin}".encode()
-    return hmac.new(settings.CODE_PEPPER.encode(), message, hashlib.sha256).hexdigest()
+    return keyed_hash("courier-pin", f"{badge_number}\x00{pin}")
 
 
 def courier_credential_create(

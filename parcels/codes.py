@@ -86,7 +86,3 @@ def qr_hash(token: str) -> str:
 
 def page_token_hash(token: str) -> str:
     return keyed_hash("page", token.strip())
-
-
-def secrets_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
