@@ -159,6 +159,6 @@ def test_random_operations_keep_the_invariants(carrier, site, sizes, make_locker
     world = {"carrier": carrier, "site": site, "sizes": sizes, "locker": make_locker("s s m\nm l")}
     run_state_machine_as_test(
         lambda: LifecycleMachine(world),
-        settings=settings(max_examples=50, stateful_step_count=30, deadline=None,
+        settings=settings(max_examples=30, stateful_step_count=30, deadline=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]),
     )
