@@ -53,6 +53,14 @@ def test_it_refuses_a_timestamp_more_than_five_minutes_off(device):
     assert not DeviceNonce.objects.exists()
 
 
+@pytest.mark.parametrize("timestamp", ["9" * 400, "9" * 5000, "1" * 13, "\u0661" * 10])
+def test_it_refuses_a_timestamp_too_long_or_not_ascii_digits_before_the_signature(device, timestamp):
+    # 400 digits overflowed a float, 5000 exceeded int()'s digit limit: both were 500s.
+    _problem(device.post("heartbeat", HEARTBEAT, timestamp=timestamp), 401, "clock_skew")
+    _unchanged(device.locker)
+    assert not DeviceNonce.objects.exists()
+
+
 def test_it_accepts_a_clock_a_little_off(device):
     assert device.post("heartbeat", HEARTBEAT, timestamp=int(time.time()) - 240).status_code == 200
 

@@ -48,7 +48,9 @@ class DeviceSignatureAuthentication(BaseAuthentication):
             raise SignatureMissing()
         timestamp = headers[signing.HEADER_TIMESTAMP]
         now = timezone.now()
-        if not timestamp.isdigit() or abs(now.timestamp() - int(timestamp)) > CLOCK_SKEW.total_seconds():
+        # At most 12 ASCII digits: int() of a huge numeral is slow and its float comparison overflows.
+        well_formed = timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
+        if not well_formed or abs(now.timestamp() - int(timestamp)) > CLOCK_SKEW.total_seconds():
             raise ClockSkew(f"Server time is {int(now.timestamp())}; keep the locker clock within "
                             f"{int(CLOCK_SKEW.total_seconds())} s of it.")
         credential = (
