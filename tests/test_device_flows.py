@@ -217,6 +217,22 @@ def test_a_heartbeat_records_door_states_and_sensors_and_delivers_commands(devic
     assert device.post("heartbeat", {}).json()["commands"] == []
 
 
+def test_acknowledging_an_unknown_command_or_another_lockers_is_a_404_problem(device, make_locker,
+                                                                              django_user_model):
+    operator = django_user_model.objects.create_user("ops", password="x")
+    other = make_locker()
+    theirs = locker_command_queue(locker=other, kind=LockerCommand.Kind.REFRESH_BUNDLE, compartment=None,
+                                  reason="test", requested_by=operator)
+
+    for command_id in (theirs.pk, theirs.pk + 1000, 2**70):
+        answer = device.post(f"commands/{command_id}/ack", {"succeeded": True})
+        assert answer.status_code == 404, answer.content
+        assert answer["Content-Type"] == "application/problem+json"
+        assert answer.json()["type"].endswith("/command_not_found")
+    theirs.refresh_from_db()
+    assert theirs.state == LockerCommand.State.QUEUED
+
+
 def test_remote_open_is_rate_limited_per_locker(device):
     operator = get_user_model().objects.create_user("ops2", password="x")
     door = device.locker.compartments.first()

@@ -19,11 +19,12 @@ from django.utils import timezone
 from lockers.models import Compartment, Locker, LockerCommand
 from lockers.services import compartments_set_condition
 
-from .errors import CommandRateLimited, CommandRefused
+from .errors import CommandNotFound, CommandRateLimited, CommandRefused
 
 logger = logging.getLogger(__name__)
 Kind = LockerCommand.Kind
 
+MAX_ID = 2**63 - 1  # the largest primary key a BigAutoField holds
 RATE_WINDOW = timedelta(hours=1)
 # Per kind: (per locker, per operator) commands in RATE_WINDOW.
 RATE_LIMITS = {
@@ -112,10 +113,15 @@ def locker_commands_deliver(*, locker: Locker) -> list[LockerCommand]:
 def locker_command_acknowledge(*, locker: Locker, command_id: int, succeeded: bool, result: str = "") -> LockerCommand:
     """The locker carried out (or failed) a command. A second acknowledgement changes nothing.
 
-    Raises LockerCommand.DoesNotExist for a command of another locker.
+    Raises CommandNotFound (404) for an unknown id or a command of another locker.
     """
+    if not 1 <= command_id <= MAX_ID:  # the URL's int converter takes any number of digits
+        raise CommandNotFound(f"No command {command_id} for this locker.")
     state = LockerCommand.State.ACKNOWLEDGED if succeeded else LockerCommand.State.FAILED
     LockerCommand.objects.filter(
         pk=command_id, locker=locker, state__in=[LockerCommand.State.QUEUED, LockerCommand.State.SENT]
     ).update(state=state, result=result[:200], acknowledged_at=timezone.now())
-    return LockerCommand.objects.get(pk=command_id, locker=locker)
+    command = LockerCommand.objects.filter(pk=command_id, locker=locker).first()
+    if command is None:
+        raise CommandNotFound(f"No command {command_id} for this locker.")
+    return command

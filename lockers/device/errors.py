@@ -93,3 +93,9 @@ class CommandRateLimited(DeviceError):
     code = "command_rate_limited"
     title = "Too many remote commands: try again later"
     http_status = status.HTTP_429_TOO_MANY_REQUESTS
+
+
+class CommandNotFound(DeviceError):
+    code = "command_not_found"
+    title = "No such command for this locker"
+    http_status = status.HTTP_404_NOT_FOUND
