@@ -190,6 +190,19 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Never follow a redirect: its target was not checked by `_refuse_private`.
+
+    urllib then raises the 3xx as an `HTTPError`, so the attempt fails with its status.
+    """
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
     refusal = _refuse_private(url)
     if refusal:
@@ -197,7 +210,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
             excerpt = response.read(RESPONSE_EXCERPT).decode("utf-8", "replace")
             return Outcome(response.status, int((time.monotonic() - started) * 1000), excerpt)
     except urllib.error.HTTPError as error:

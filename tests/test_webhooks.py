@@ -295,3 +295,52 @@ def test_workers_racing_for_one_delivery_send_it_once(receiver_for, carrier, ann
     assert len(receiver.requests) == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.DELIVERED, 1)
+
+
+@override_settings(WEBHOOK_MAX_ATTEMPTS=1)
+def test_a_redirect_is_not_followed_and_the_attempt_fails(carrier, announce):
+    """A receiver answering 302 to an internal address (say 169.254.169.254) gets nothing from it."""
+    hits: list[str] = []
+    location: list[str] = []
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(302)
+            self.send_header("Location", location[0])
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class Recording(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append("GET")
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"secret metadata")
+
+        do_POST = do_GET
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    target = ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    redirecting = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    location.append(f"http://127.0.0.1:{target.server_port}/latest/meta-data")
+    for server in (target, redirecting):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        webhook_endpoint_create(partner=carrier, url=f"http://127.0.0.1:{redirecting.server_port}/h", event_types=[])
+        announce()
+        webhooks_dispatch()
+    finally:
+        for server in (target, redirecting):
+            server.shutdown()
+            server.server_close()
+    delivery = WebhookDelivery.objects.get()
+    assert hits == []
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    attempt = delivery.attempt_log.get()
+    assert attempt.status_code == 302
+    assert "secret" not in attempt.response_excerpt
