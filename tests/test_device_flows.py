@@ -326,6 +326,25 @@ def test_a_gzip_body_is_accepted(device, announce):
     assert answer.status_code == 200 and answer.json()["applied"] == 2
 
 
+@pytest.mark.parametrize("field", ["sequence", "parcel_id"])
+def test_an_event_number_too_large_for_a_bigint_is_a_validation_problem_not_a_crash(device, field):
+    bad = event("door_closed", "A1", purpose="pickup", parcel_id=1) | {field: 2**70}
+
+    answer = device.post("events", {"events": [bad]})
+
+    assert answer.status_code == 400, answer.content
+    assert answer["Content-Type"] == "application/problem+json"
+    assert not DeviceEvent.objects.exists()
+
+
+def test_courier_and_heartbeat_numbers_too_large_for_a_bigint_are_validation_problems(device):
+    for path, body in [("courier/collect", {"session": "x", "parcel_id": 2**70}),
+                       ("courier/door-problem", {"session": "x", "parcel_id": 2**70, "problem": "broken"}),
+                       ("heartbeat", {"last_event_sequence": 2**70})]:
+        answer = device.post(path, body)
+        assert answer.status_code == 400, (path, answer.content)
+
+
 def test_a_late_offline_pickup_of_a_parcel_expired_meanwhile_is_recorded_at_its_own_time(device, announce):
     parcel = deposited(announce, device)
     before_deadline = parcel.pickup_deadline - timedelta(minutes=5)

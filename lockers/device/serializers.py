@@ -7,6 +7,7 @@ from rest_framework import serializers
 from lockers.models import Compartment
 from parcels.services import DOOR_PROBLEMS
 
+from .commands import MAX_ID
 from .events import MAX_EVENTS_PER_BATCH, EventType, Purpose
 
 DOOR_STATES = [Compartment.DoorState.OPEN, Compartment.DoorState.CLOSED]
@@ -31,7 +32,8 @@ class HeartbeatIn(serializers.Serializer):
     firmware_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     doors = DoorStateIn(many=True, required=False, default=list)
     sensors = SensorIn(many=True, required=False, default=list)
-    last_event_sequence = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    last_event_sequence = serializers.IntegerField(min_value=0, max_value=MAX_ID, required=False, allow_null=True,
+                                                   default=None)
     bundle_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
 
 
@@ -59,22 +61,24 @@ class CourierDepositIn(CourierSessionIn):
 
 
 class CourierDoorProblemIn(CourierSessionIn):
-    parcel_id = serializers.IntegerField()
+    parcel_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     problem = serializers.ChoiceField(choices=sorted(DOOR_PROBLEMS))
 
 
 class CourierCollectIn(CourierSessionIn):
-    parcel_id = serializers.IntegerField()
+    parcel_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class EventIn(serializers.Serializer):
     event_id = serializers.UUIDField()
-    sequence = serializers.IntegerField(min_value=0)
+    sequence = serializers.IntegerField(min_value=0, max_value=MAX_ID)
     occurred_at = serializers.DateTimeField()
     type = serializers.ChoiceField(choices=EventType.ALL)
     door = serializers.CharField(max_length=12, required=False, allow_blank=True, default="")
     purpose = serializers.ChoiceField(choices=Purpose.ALL, required=False, allow_blank=True, default="")
-    parcel_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    # Any id a bigint holds: an unknown one is stored as a rejected event, not a refused batch.
+    parcel_id = serializers.IntegerField(min_value=-MAX_ID - 1, max_value=MAX_ID, required=False, allow_null=True,
+                                         default=None)
     data = serializers.DictField(required=False, default=dict)
 
     def validate(self, attrs: dict) -> dict:
