@@ -297,4 +297,6 @@ def dispatch_after_commit(sender: type[PartnerEvent], instance: PartnerEvent, cr
         return
     from django_q.tasks import async_task
 
-    transaction.on_commit(lambda: async_task("carriers.tasks.webhooks_dispatch"))
+    # robust: a broker outage must not turn the committed change into a 500; the
+    # one-minute sweep sends what this hand-off missed.
+    transaction.on_commit(lambda: async_task("carriers.tasks.webhooks_dispatch"), robust=True)

@@ -63,3 +63,19 @@ def test_it_lists_an_endpoints_deliveries(api, announce):
 
 def test_webhooks_need_a_key(client):
     assert client.get("/api/v1/webhooks/").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_outage_after_commit_does_not_fail_the_write(api, parcel_body, monkeypatch):
+    from django_q import tasks
+
+    from parcels.models import Parcel
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    api.post("/api/v1/webhooks/", {"url": "https://hooks.example.com/"}, format="json")
+    monkeypatch.setattr(tasks, "async_task", broker_down)
+    response = api.post("/api/v1/parcels/", parcel_body(), format="json")
+    assert response.status_code == 201, response.content
+    assert Parcel.objects.filter(pk=response.json()["id"]).exists()
