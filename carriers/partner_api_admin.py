@@ -89,7 +89,7 @@ class WebhookAttemptInline(admin.TabularInline):
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["event", "endpoint", "status", "attempts", "next_attempt_at", "delivered_at", "created_at"]
-    list_select_related = ["event", "endpoint"]
+    list_select_related = ["event", "endpoint__partner"]
     list_filter = ["status", "endpoint__partner"]
     search_fields = ["event__id", "endpoint__url"]
     raw_id_fields = ["event", "endpoint"]

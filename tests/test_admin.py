@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
-from carriers.models import CourierCredential, PartnerMember
+from carriers.models import CourierCredential, PartnerEvent, PartnerMember, WebhookDelivery, WebhookEndpoint
 from carriers.services import courier_pin_matches
 from lockers.models import Compartment, Locker
 from tests.factories import (
@@ -70,6 +71,16 @@ def make_partner_rows(n: int) -> None:
         partner.stores.add(SiteFactory())
 
 
+def make_webhook_delivery_rows(n: int) -> None:
+    for _ in range(n):
+        partner = PartnerFactory()
+        endpoint = WebhookEndpoint.objects.create(partner=partner, url="https://hooks.example.com/", secret="s")
+        event = PartnerEvent.objects.create(
+            id=uuid.uuid4(), partner=partner, type="parcel.announced", occurred_at=timezone.now(), payload={}
+        )
+        WebhookDelivery.objects.create(event=event, endpoint=endpoint)
+
+
 def queries_to_load(client: Client, url: str) -> int:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
@@ -84,6 +95,7 @@ def queries_to_load(client: Client, url: str) -> int:
         ("lockers_locker", make_locker_rows),
         ("lockers_compartment", make_compartment_rows),
         ("carriers_partner", make_partner_rows),
+        ("carriers_webhookdelivery", make_webhook_delivery_rows),
     ],
 )
 def test_a_list_page_costs_as_many_queries_for_50_rows_as_for_1(
