@@ -296,6 +296,33 @@ def test_an_event_for_a_door_or_parcel_not_in_this_locker_is_rejected(device, an
     assert parcel.status == ParcelStatus.READY_FOR_PICKUP
 
 
+@pytest.mark.parametrize("purpose", ["pickup", "deposit"])
+def test_a_parcel_step_closed_behind_another_door_than_the_parcels_is_rejected(device, announce, purpose):
+    if purpose == "pickup":
+        parcel = deposited(announce, device)
+    else:  # a parcel with its door assigned, not yet deposited
+        parcel = announce(reserve=False)
+        from parcels.lifecycle import Who
+        from parcels.models import Actor
+        from parcels.services import deposit_door_assign
+
+        deposit_door_assign(parcel_id=parcel.pk, locker=device.locker, who=Who(Actor.COURIER))
+        parcel.refresh_from_db()
+    status_before = parcel.status
+    held = parcel.compartment.label
+    elsewhere = device.locker.compartments.exclude(label=held).first().label
+
+    result = device.post("events", {"events": [event("door_closed", elsewhere, purpose=purpose,
+                                                     parcel_id=parcel.pk)]}).json()
+
+    assert (result["rejected"], result["applied"]) == (1, 0)
+    stored = DeviceEvent.objects.get(locker=device.locker)
+    assert stored.outcome == "rejected"
+    assert stored.note == f"Parcel {parcel.pk} is held behind door {held}, not {elsewhere}."
+    parcel.refresh_from_db()
+    assert (parcel.status, parcel.compartment.label) == (status_before, held)
+
+
 def test_occurred_at_reaches_the_parcel_timeline(device, announce):
     parcel = deposited(announce, device)
     when = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)

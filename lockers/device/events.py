@@ -115,12 +115,13 @@ class _Applier:
         self.locker = locker
         self.doors = {door.label: door for door in Compartment.objects.filter(locker=locker)}
         parcel_ids = {event.payload.get("parcel_id") for event in events} - {None}
-        self.parcels: dict[int, tuple[int, int | None]] = {}
+        # parcel id -> (site id, locker id of the door it holds, that door's label)
+        self.parcels: dict[int, tuple[int, int | None, str | None]] = {}
         for ids in _chunks(sorted(parcel_ids)):
             self.parcels.update(
-                (pk, (site_id, door_locker_id))
-                for pk, site_id, door_locker_id in Parcel.objects.filter(pk__in=ids).values_list(
-                    "pk", "site_id", "compartment__locker_id"
+                (pk, (site_id, door_locker_id, door_label))
+                for pk, site_id, door_locker_id, door_label in Parcel.objects.filter(pk__in=ids).values_list(
+                    "pk", "site_id", "compartment__locker_id", "compartment__label"
                 )
             )
         self.latest_state: dict[str, tuple[datetime, str]] = {}
@@ -158,9 +159,12 @@ class _Applier:
         site_and_locker = self.parcels.get(parcel_id)
         if site_and_locker is None:
             return DeviceEvent.Outcome.REJECTED, f"Unknown parcel {parcel_id}."
-        site_id, door_locker_id = site_and_locker
+        site_id, door_locker_id, door_label = site_and_locker
         if site_id != self.locker.site_id or door_locker_id not in (None, self.locker.pk):
             return DeviceEvent.Outcome.REJECTED, f"Parcel {parcel_id} is not held in this locker."
+        label = event.payload.get("door") or ""
+        if door_label is not None and door_label != label:
+            return DeviceEvent.Outcome.REJECTED, f"Parcel {parcel_id} is held behind door {door_label}, not {label}."
         purpose = event.payload["purpose"]
         who = _who_for(purpose, self.locker, event.payload.get("data") or {})
         try:
@@ -204,7 +208,7 @@ def device_events_record(*, locker: Locker, events: list[EventIn]) -> SyncResult
     Guarantees: an event id already stored for this locker changes nothing; new events
     are applied in (occurred_at, sequence) order; door states only move forward in
     time; a parcel step no longer allowed is recorded as ignored, an event naming an
-    unknown door or a parcel not held here as rejected. Batches of one locker are
+    unknown door, a parcel not held here or held behind another door as rejected. Batches of one locker are
     serialised by a lock on its row. Raises ValueError for more than MAX_EVENTS_PER_BATCH.
     """
     if len(events) > MAX_EVENTS_PER_BATCH:
