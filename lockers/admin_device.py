@@ -121,7 +121,8 @@ class QueueCommandForm(forms.Form):
 class LockerCommandAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "locker", "kind", "compartment", "state", "requested_by", "reason", "sent_at",
                     "acknowledged_at", "result"]
-    list_select_related = ["locker__site", "compartment", "requested_by"]
+    # A compartment's __str__ reads its locker and that locker's site.
+    list_select_related = ["locker__site", "compartment__locker__site", "requested_by"]
     list_filter = ["state", "kind"]
     search_fields = ["locker__serial_number", "reason", "requested_by__username"]
     date_hierarchy = "created_at"

@@ -65,3 +65,27 @@ def test_revoke_and_rotation_actions(operator, provisioned):
     assert credential.revoked_at is not None and credential.secret_encrypted == ""
     assert operator.get(changelist).status_code == 200
     assert operator.get(reverse("admin:lockers_deviceevent_changelist")).status_code == 200
+
+
+def _commands_changelist_queries(operator, locker, admin_user, rows: int) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    doors = list(locker.compartments.all())
+    LockerCommand.objects.all().delete()
+    LockerCommand.objects.bulk_create([
+        LockerCommand(locker=locker, kind=LockerCommand.Kind.OPEN_DOOR, compartment=doors[index % len(doors)],
+                      reason=f"ticket {index}", requested_by=admin_user)
+        for index in range(rows)
+    ])
+    with CaptureQueriesContext(connection) as queries:
+        response = operator.get(reverse("admin:lockers_lockercommand_changelist"))
+    assert response.status_code == 200
+    assert response.content.decode().count("ticket ") >= rows
+    return len(queries)
+
+
+def test_the_command_list_reads_a_fixed_number_of_queries_whatever_its_length(operator, locker, admin_user):
+    assert _commands_changelist_queries(operator, locker, admin_user, 1) == _commands_changelist_queries(
+        operator, locker, admin_user, 20
+    )
