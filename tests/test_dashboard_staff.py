@@ -107,3 +107,23 @@ def test_the_retailer_page_counts_each_stores_orders(client_of, manager, retaile
 
     rows = dict(page.context["stores"])
     assert (rows[store_a].to_load, rows[store_b].to_load) == (2, 1)
+
+
+def test_the_retailer_page_reads_as_many_queries_with_11_members_as_with_1(
+    client_of, manager, retailer, staff_user, store_a, store_b
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    manager_client = client_of(manager)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert manager_client.get(url("retailer", retailer)).status_code == 200
+        return len(captured)
+
+    queries()  # warm the per-process caches
+    with_one = queries()
+    for n in range(10):
+        staff_user(retailer, "store_associate", [store_a, store_b][: n % 3], email=f"a{n}@example.com")
+    assert queries() == with_one

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from phonenumber_field.formfields import PhoneNumberField
 
 from carriers.models import Partner
-from lockers.models import SizeClass
+from lockers.models import Site, SizeClass
 from parcels.models import Parcel
 from parcels.services import ParcelSpec, Recipient
 
@@ -122,9 +122,13 @@ class StoresField(forms.ModelMultipleChoiceField):
 class AssociateStoresForm(forms.Form):
     stores = StoresField(queryset=None, required=False, label="Stores")
 
-    def __init__(self, *args: Any, retailer: Partner, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, retailer: Partner, store_list: list[Site] | None = None, **kwargs: Any) -> None:
+        """`store_list`: the retailer's stores by name, read once for a page of many forms."""
         super().__init__(*args, **kwargs)
-        self.fields["stores"].queryset = retailer.stores.order_by("name")
+        field = self.fields["stores"]
+        field.queryset = retailer.stores.order_by("name")  # what a submitted form may choose
+        if store_list is not None:  # rendered from the list, without a query per form
+            field.choices = [(field.prepare_value(store), field.label_from_instance(store)) for store in store_list]
 
 
 class AssociateAddForm(AssociateStoresForm):

@@ -25,16 +25,17 @@ from .services import StaffChangeRefused, store_associate_add, store_associate_r
 def _staff_page(request: HttpRequest, manager: PartnerMember, add_form: AssociateAddForm | None = None) -> HttpResponse:
     retailer = manager.partner
     counts = selectors.retailer_store_counts(retailer)
+    stores = list(retailer.stores.order_by("name"))  # read once for every member's form
     members = [
-        (member, AssociateStoresForm(retailer=retailer, initial={"stores": list(member.stores.all())},
-                                     prefix=f"m{member.pk}"))
+        (member, AssociateStoresForm(retailer=retailer, store_list=stores,
+                                     initial={"stores": list(member.stores.all())}, prefix=f"m{member.pk}"))
         for member in PartnerMember.objects.filter(partner=retailer).select_related("user")
         .prefetch_related("stores").order_by("role", "user__email")
     ]
     return render(request, "dashboard/retailer.html", {
         "manager": manager, "retailer": retailer, "members": members,
-        "stores": [(store, counts.get(store.pk)) for store in retailer.stores.order_by("name")],
-        "add_form": add_form or AssociateAddForm(retailer=retailer),
+        "stores": [(store, counts.get(store.pk)) for store in stores],
+        "add_form": add_form or AssociateAddForm(retailer=retailer, store_list=stores),
         "portal_url": reverse("portal:home", kwargs={"slug": retailer.slug}),
     })
 
