@@ -136,3 +136,14 @@ def test_an_import_without_the_required_columns_or_not_utf8_is_refused_whole(
     assert "Missing column(s): order_number, customer_name" in missing.content.decode()
     assert "not UTF-8" in latin1.content.decode()
     assert not Parcel.objects.exists()
+
+
+def test_an_import_with_a_cell_over_the_csv_field_limit_is_refused_whole(client_of, associate, store_a, store_url):
+    text = HEADER + "NW-1,Ann,,ann@example.com,s,,,,,,\n" + "NW-2," + "x" * 140_000 + ",,b@example.com,s,,,,,,\n"
+    assert len(text.encode()) < 2 * 1024 * 1024
+
+    answer = client_of(associate).post(store_url("import", store_a), {"file": upload(text)})
+
+    assert answer.status_code == 200
+    assert "cannot be read as CSV" in answer.content.decode()
+    assert not Parcel.objects.exists()

@@ -63,10 +63,19 @@ def _text(upload: UploadedFile) -> str:
 def csv_rows(upload: UploadedFile) -> Iterator[Row]:
     """Rows of the upload with the line each ends on, form field names as keys.
 
-    Raises `CsvRefused` for a file that is too big, not UTF-8, lacks required columns
-    or has too many rows. Blank lines are skipped.
+    Raises `CsvRefused` for a file that is too big, not UTF-8, not readable as CSV (a
+    cell over the csv module's field limit, 131,072 characters), lacks required
+    columns or has too many rows. Blank lines are skipped.
     """
-    reader = csv.DictReader(io.StringIO(_text(upload), newline=""))
+    text = _text(upload)
+    try:
+        yield from _rows(text)
+    except csv.Error as error:
+        raise CsvRefused(f"The file cannot be read as CSV ({error}): is a cell far too long?") from error
+
+
+def _rows(text: str) -> Iterator[Row]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip().lower() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED if name not in header]
     if missing:
