@@ -396,3 +396,13 @@ def test_an_offline_pickup_reported_after_the_deadline_it_happened_after_is_igno
     assert result.json()["ignored"] == 1
     stored = DeviceEvent.objects.get(locker=device.locker)
     assert (stored.outcome, "expired" in stored.note) == ("ignored", True)
+
+
+def test_the_device_and_carrier_apis_share_one_validation_helper():
+    import carriers.api.views
+    import lockers.device.views
+    from lockers_site.api_helpers import validated
+
+    assert lockers.device.views.validated is validated
+    assert carriers.api.views.validated is validated
+    assert not hasattr(lockers.device.views, "_valid") and not hasattr(carriers.api.views, "_valid")

@@ -24,6 +24,7 @@ from carriers.models import ApiKey, Partner, WebhookEndpoint
 from carriers.selectors import SiteHit, SiteQuery, free_doors_by_site, partner_parcels, site_search
 from carriers.webhooks import InvalidWebhook, webhook_endpoint_create, webhook_endpoint_delete
 from lockers.models import Site
+from lockers_site.api_helpers import validated
 from parcels.lifecycle import Who
 from parcels.models import Actor, Parcel, ParcelStatus
 from parcels.selectors import parcel_timeline, status_catalogue
@@ -74,12 +75,6 @@ class WriteView(PartnerView):
     required_scope = ApiKey.Scope.WRITE
 
 
-def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 def _parcel_answer(parcel: Parcel, http_status: int = status.HTTP_200_OK) -> Response:
     return Response(s.ParcelOut(partner_parcels(parcel.partner).get(pk=parcel.pk)).data, status=http_status)
 
@@ -109,7 +104,7 @@ class PublicSiteSearchView(APIView):
                    parameters=[s.PublicSiteSearchQuery], auth=[],
                    responses=s.PublicSiteSearchOut, summary="Find sites by postal code or address text (no key)")
     def get(self, request: Request) -> Response:
-        query = _valid(s.PublicSiteSearchQuery, request.query_params)
+        query = validated(s.PublicSiteSearchQuery, request.query_params)
         hits = site_search(SiteQuery(text=query["q"], free_size=query.get("size", ""),
                                      radius_km=query["radius_km"]))
         return Response(s.PublicSiteSearchOut({"results": hits}).data)
@@ -122,7 +117,7 @@ class SiteSearchView(PartnerView):
     @extend_schema(operation_id="sites_search", parameters=[s.SiteSearchQuery], responses=s.SiteSearchOut,
                    summary="Search sites with their free doors per size", examples=[examples.SITES])
     def get(self, request: Request) -> Response:
-        query = _valid(s.SiteSearchQuery, request.query_params)
+        query = validated(s.SiteSearchQuery, request.query_params)
         hits = site_search(SiteQuery(
             latitude=query.get("lat"), longitude=query.get("lon"), radius_km=query["radius_km"],
             city=query.get("city", ""), postal_code=query.get("postal_code", ""), open_now=query["open_now"],
@@ -162,7 +157,7 @@ class ParcelListCreateView(generics.GenericAPIView, PartnerView):
                    parameters=[s.ParcelListQuery], responses=s.ParcelOut(many=True),
                    summary="List your parcels, newest first (cursor pagination)")
     def get(self, request: Request) -> Response:
-        query = _valid(s.ParcelListQuery, request.query_params)
+        query = validated(s.ParcelListQuery, request.query_params)
         parcels = self.parcels()
         if "status" in query:
             parcels = parcels.filter(status=query["status"])
@@ -181,7 +176,7 @@ class ParcelListCreateView(generics.GenericAPIView, PartnerView):
                    examples=[examples.ANNOUNCE_IN, examples.PARCEL_OUT])
     @idempotent
     def post(self, request: Request) -> Response:
-        data = _valid(s.ParcelAnnounceIn, request.data)
+        data = validated(s.ParcelAnnounceIn, request.data)
         parcel = parcel_announce(
             partner=self.partner, tracking_number=data["tracking_number"], site=data["site_id"],
             recipient=Recipient(**data["recipient"]), spec=ParcelSpec(**data["item"]), kind=data["kind"],
@@ -201,7 +196,7 @@ class ParcelByReferenceView(PartnerView):
     @extend_schema(operation_id="parcels_by_reference", examples=[examples.PARCEL_ITEM], responses=s.ParcelOut,
                    summary="Your most recent parcel with this external reference")
     def get(self, request: Request, reference: str) -> Response:
-        reference = _valid(s.ReferenceIn, {"reference": reference})["reference"]
+        reference = validated(s.ReferenceIn, {"reference": reference})["reference"]
         parcel = self.parcels().filter(external_reference=reference).order_by("-id").first()
         if parcel is None:
             raise Http404
@@ -239,7 +234,7 @@ class ParcelRedirectView(WriteView):
     @idempotent
     def post(self, request: Request, parcel_id: int) -> Response:
         parcel = self.parcel(parcel_id)
-        data = _valid(s.ParcelRedirectIn, request.data)
+        data = validated(s.ParcelRedirectIn, request.data)
         return _parcel_answer(parcel_redirect(parcel_id=parcel.pk, site=data["site_id"], who=self.who()))
 
 
@@ -250,7 +245,7 @@ class ParcelExtendView(WriteView):
     @idempotent
     def post(self, request: Request, parcel_id: int) -> Response:
         parcel = self.parcel(parcel_id)
-        data = _valid(s.ParcelExtendIn, request.data)
+        data = validated(s.ParcelExtendIn, request.data)
         extension = timedelta(hours=data["hours"]) if "hours" in data else None
         return _parcel_answer(parcel_extend(parcel_id=parcel.pk, who=self.who(), extension=extension))
 
@@ -269,7 +264,7 @@ class ReturnAnnounceView(WriteView):
                    summary="Announce a return and get the recipient's drop-off code")
     @idempotent
     def post(self, request: Request) -> Response:
-        data = _valid(s.ReturnAnnounceIn, request.data)
+        data = validated(s.ReturnAnnounceIn, request.data)
         parcel, _issued = return_announce(
             partner=self.partner, tracking_number=data["tracking_number"], site=data["site_id"],
             recipient=Recipient(**data["recipient"]), spec=ParcelSpec(**data["item"]),
@@ -313,7 +308,7 @@ class WebhookListCreateView(WebhookView):
                    examples=[examples.WEBHOOK_IN, examples.WEBHOOK_CREATED])
     @idempotent
     def post(self, request: Request) -> Response:
-        data = _valid(s.WebhookEndpointIn, request.data)
+        data = validated(s.WebhookEndpointIn, request.data)
         try:
             created = webhook_endpoint_create(partner=self.partner, url=data["url"], event_types=data["event_types"])
         except InvalidWebhook as error:

@@ -11,12 +11,13 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lockers.models import Compartment, Locker, LockerCommand
+from lockers_site.api_helpers import validated
 from parcels.models import Parcel
 from parcels.services import dropoff_code_verify, pickup_code_verify
 
@@ -32,12 +33,6 @@ from .parsers import GzipJSONParser
 
 # A secret is shown once: no cache on the way may keep a copy.
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _door(parcel: Parcel) -> dict[str, Any]:
@@ -71,7 +66,7 @@ class ProvisionView(APIView):
 
     @extend_schema(request=s.ProvisionIn, responses={201: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
-        data = _valid(s.ProvisionIn, request.data)
+        data = validated(s.ProvisionIn, request.data)
         secret = device_provisioning_exchange(serial_number=data["serial_number"], token=data["token"])
         return Response({"serial_number": data["serial_number"], "secret": secret}, status=status.HTTP_201_CREATED,
                         headers=NO_STORE)
@@ -87,7 +82,7 @@ class RotateSecretView(DeviceView):
 class HeartbeatView(DeviceView):
     @extend_schema(request=s.HeartbeatIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
-        data = _valid(s.HeartbeatIn, request.data)
+        data = validated(s.HeartbeatIn, request.data)
         report = HeartbeatIn(
             firmware_version=data["firmware_version"],
             doors={row["door"]: row["state"] for row in data["doors"]},
@@ -121,7 +116,7 @@ class BundleView(DeviceView):
 class PickupCodeView(DeviceView):
     @extend_schema(request=s.CodeIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
-        data = _valid(s.CodeIn, request.data)
+        data = validated(s.CodeIn, request.data)
         parcels = pickup_code_verify(locker=self.locker, pin=data["pin"] or None, qr_token=data["qr_token"] or None)
         return Response({"purpose": "pickup", "doors": [_door(parcel) for parcel in parcels]})
 
@@ -129,7 +124,7 @@ class PickupCodeView(DeviceView):
 class DropOffCodeView(DeviceView):
     @extend_schema(request=s.CodeIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
-        data = _valid(s.CodeIn, request.data)
+        data = validated(s.CodeIn, request.data)
         parcel = dropoff_code_verify(locker=self.locker, pin=data["pin"] or None, qr_token=data["qr_token"] or None)
         return Response({"purpose": "drop_off", "doors": [_door(parcel)]})
 
@@ -137,7 +132,7 @@ class DropOffCodeView(DeviceView):
 class CourierSignInView(DeviceView):
     @extend_schema(request=s.CourierSignInIn, responses={201: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
-        data = _valid(s.CourierSignInIn, request.data)
+        data = validated(s.CourierSignInIn, request.data)
         session = courier.courier_session_open(locker=self.locker, badge_number=data["badge_number"], pin=data["pin"])
         return Response({
             "session": session.token,
@@ -176,7 +171,7 @@ class CourierParcelsView(DeviceView):
 class CourierDepositView(DeviceView):
     @extend_schema(request=s.CourierDepositIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
-        data = _valid(s.CourierDepositIn, request.data)
+        data = validated(s.CourierDepositIn, request.data)
         credential = courier.courier_session_check(locker=self.locker, token=data["session"])
         parcel, door = courier.courier_deposit_door(
             locker=self.locker, credential=credential, tracking_number=data["tracking_number"]
@@ -187,7 +182,7 @@ class CourierDepositView(DeviceView):
 class CourierDoorProblemView(DeviceView):
     @extend_schema(request=s.CourierDoorProblemIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
-        data = _valid(s.CourierDoorProblemIn, request.data)
+        data = validated(s.CourierDoorProblemIn, request.data)
         credential = courier.courier_session_check(locker=self.locker, token=data["session"])
         door = courier.courier_door_problem(
             locker=self.locker, credential=credential, parcel_id=data["parcel_id"], problem=data["problem"]
@@ -198,7 +193,7 @@ class CourierDoorProblemView(DeviceView):
 class CourierCollectView(DeviceView):
     @extend_schema(request=s.CourierCollectIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
-        data = _valid(s.CourierCollectIn, request.data)
+        data = validated(s.CourierCollectIn, request.data)
         credential = courier.courier_session_check(locker=self.locker, token=data["session"])
         parcel = courier.courier_collect_door(locker=self.locker, credential=credential, parcel_id=data["parcel_id"])
         return Response(_door(parcel))
@@ -209,7 +204,7 @@ class EventsView(DeviceView):
 
     @extend_schema(request=s.EventsIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request) -> Response:
-        data = _valid(s.EventsIn, request.data)
+        data = validated(s.EventsIn, request.data)
         events = [EventIn(**row) for row in data["events"]]
         result = device_events_record(locker=self.locker, events=events)
         return Response(result.as_dict())
@@ -218,7 +213,7 @@ class EventsView(DeviceView):
 class CommandAckView(DeviceView):
     @extend_schema(request=s.CommandAckIn, responses={200: OpenApiTypes.OBJECT}, tags=["device"])
     def post(self, request: Request, command_id: int) -> Response:
-        data = _valid(s.CommandAckIn, request.data)
+        data = validated(s.CommandAckIn, request.data)
         command = locker_command_acknowledge(
             locker=self.locker, command_id=command_id, succeeded=data["succeeded"], result=data["result"]
         )
