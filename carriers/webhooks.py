@@ -32,6 +32,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from lockers_site.backoff import retry_delay
 from parcels.lifecycle import BIRTH_EVENTS, TRANSITIONS
 
 from .models import Partner, PartnerEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -41,6 +42,7 @@ EVENT_TYPES = tuple(sorted({*BIRTH_EVENTS.values(), *(t.webhook_type for t in TR
 # Events older than this are not fanned out to an endpoint that missed them.
 FAN_OUT_LOOKBACK = timedelta(days=3)
 RESPONSE_EXCERPT = 500
+WEBHOOK_RETRY_CAP_SECONDS = 24 * 3600
 USER_AGENT = "OpenLockers-Webhooks/1"
 
 
@@ -222,8 +224,8 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
 
 def backoff(attempts: int) -> timedelta:
     """Wait before try number `attempts + 1`: base, 2 base, 4 base... capped at one day."""
-    seconds = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
-    return timedelta(seconds=min(seconds, 24 * 3600))
+    return retry_delay(attempts, base_seconds=settings.WEBHOOK_RETRY_BASE_SECONDS,
+                       cap_seconds=WEBHOOK_RETRY_CAP_SECONDS)
 
 
 def _record(delivery: WebhookDelivery, outcome: Outcome, at: datetime) -> None:

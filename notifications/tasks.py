@@ -17,6 +17,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from lockers_site.backoff import next_attempt_at
+
 from .channels import AddressRefused, DeliveryError, channel_for
 from .messages import is_stale, message_render
 from .models import Notification, NotificationAttempt, OptOut
@@ -61,10 +63,13 @@ def _finish(notification: Notification, token: str, **fields: object) -> None:
     )
 
 
+NOTIFICATION_RETRY_CAP_SECONDS = 3600
+
+
 def _retry_at(attempts: int, now: datetime) -> datetime:
     """Exponential backoff after `attempts` failed tries, capped at an hour."""
-    seconds = min(settings.NOTIFICATION_RETRY_BASE_SECONDS * 2 ** (attempts - 1), 3600)
-    return now + timedelta(seconds=seconds)
+    return next_attempt_at(attempts, now, base_seconds=settings.NOTIFICATION_RETRY_BASE_SECONDS,
+                           cap_seconds=NOTIFICATION_RETRY_CAP_SECONDS)
 
 
 def _record_failure(

@@ -344,3 +344,16 @@ def test_a_redirect_is_not_followed_and_the_attempt_fails(carrier, announce):
     attempt = delivery.attempt_log.get()
     assert attempt.status_code == 302
     assert "secret" not in attempt.response_excerpt
+
+
+def test_webhook_and_notification_retries_share_one_backoff_with_their_own_caps():
+    from lockers_site.backoff import next_attempt_at
+    from notifications.tasks import _retry_at
+
+    now = timezone.now()
+    base = settings.WEBHOOK_RETRY_BASE_SECONDS
+    assert [backoff(n) for n in (1, 2, 3)] == [timedelta(seconds=base * 2 ** k) for k in range(3)]
+    assert backoff(40) == timedelta(days=1)
+    assert _retry_at(40, now) == now + timedelta(hours=1)
+    assert _retry_at(2, now) == next_attempt_at(2, now, base_seconds=settings.NOTIFICATION_RETRY_BASE_SECONDS,
+                                                cap_seconds=3600)
