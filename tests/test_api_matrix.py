@@ -5,6 +5,7 @@ Idempotency-Key instead of running twice.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -128,3 +129,21 @@ def test_each_write_replays_its_first_answer_under_one_key(operation, api, ids):
     assert again.status_code == first.status_code
     assert again["Idempotent-Replayed"] == "true"
     assert again.content == first.content
+
+
+def test_every_api_serializer_is_used_outside_its_module():
+    """No dead serializer: each one is named by the views, the schema or another serializer."""
+    import ast
+    import inspect
+    from pathlib import Path
+
+    from carriers.api import serializers
+
+    api_dir = Path(serializers.__file__).parent
+    source = inspect.getsource(serializers)
+    defined = [node.name for node in ast.parse(source).body if isinstance(node, ast.ClassDef)
+               and issubclass(getattr(serializers, node.name), serializers.serializers.BaseSerializer)]
+    others = "".join(path.read_text() for path in api_dir.glob("*.py") if path.name != "serializers.py")
+    unused = [name for name in defined
+              if not re.search(rf"\b{name}\b", others) and len(re.findall(rf"\b{name}\b", source)) == 1]
+    assert unused == []

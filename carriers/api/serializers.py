@@ -10,7 +10,7 @@ from django.conf import settings
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
-from carriers.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from carriers.models import WebhookDelivery, WebhookEndpoint
 from carriers.selectors import SiteHit
 from carriers.webhooks import EVENT_TYPES
 from lockers.models import Compartment, Site, SizeClass
@@ -116,12 +116,6 @@ class SiteSearchOut(serializers.Serializer):
 
 class PublicSiteSearchOut(serializers.Serializer):
     results = PublicSiteOut(many=True)
-
-
-class SizeClassOut(serializers.ModelSerializer):
-    class Meta:
-        model = SizeClass
-        fields = ["code", "name", "inner_height_mm", "inner_width_mm", "inner_depth_mm", "max_weight_g"]
 
 
 # --- parcels -------------------------------------------------------------------------------
@@ -287,11 +281,4 @@ class WebhookDeliveryOut(serializers.ModelSerializer):
         model = WebhookDelivery
         fields = ["id", "event_id", "event_type", "status", "attempts", "next_attempt_at", "created_at",
                   "delivered_at"]
-        read_only_fields = fields
-
-
-class ApiKeyOut(serializers.ModelSerializer):
-    class Meta:
-        model = ApiKey
-        fields = ["prefix", "name", "scopes", "created_at", "last_used_at"]
         read_only_fields = fields
