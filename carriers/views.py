@@ -145,10 +145,31 @@ def _web_origin(value: str) -> str:
     return value if ok else ""
 
 
-def _web_url(value: str) -> str:
-    """`value` if it is an absolute http(s) URL (never javascript: or data:), else ''."""
-    parts = urlsplit(value)
-    return value if parts.scheme in {"http", "https"} and parts.netloc else ""
+_DEV_HOSTS = {"localhost", "127.0.0.1"}
+
+
+def _origin_of(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an https URL, or of an http one on localhost; else None."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if not host or not (parts.scheme == "https" or (parts.scheme == "http" and host in _DEV_HOSTS)):
+        return None
+    return parts.scheme, host, port
+
+
+def _return_url(value: str, origin: str) -> str:
+    """`value` if it is on the page's `origin` (https, or http on localhost), else ''.
+
+    Any other URL would make the picker a redirector to wherever a link says.
+    """
+    if not value or not origin:
+        return ""
+    same = _origin_of(value)
+    return value if same is not None and same == _origin_of(origin) else ""
 
 
 @require_GET
@@ -157,15 +178,20 @@ def widget(request: HttpRequest) -> HttpResponse:
     """The checkout locker picker. Without JavaScript the search runs here and a choice
     follows `return_url`; with it, the page asks the public site search and posts the
     choice to its opener or parent window (`origin` names who may receive it).
+    `return_url` is used only on that same origin, over https (http on localhost).
     """
     form = WidgetSearchForm(request.GET or None)
     hits = []
     if form.is_valid():
         hits = site_search(SiteQuery(text=form.cleaned_data["q"], free_size=form.cleaned_data["size"]))
+    origin = _web_origin(request.GET.get("origin", ""))
+    asked = request.GET.get("return_url", "")
+    return_url = _return_url(asked, origin)
     return render(request, "carriers/widget/picker.html", {
         "form": form,
         "hits": hits,
-        "origin": _web_origin(request.GET.get("origin", "")),
-        "return_url": _web_url(request.GET.get("return_url", "")),
+        "origin": origin,
+        "return_url": return_url,
+        "return_url_ignored": bool(asked) and not return_url,
         "size": form.data.get("size", "") if form.is_bound else "",
     })

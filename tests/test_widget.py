@@ -75,7 +75,8 @@ def test_the_widget_page_may_be_framed_and_holds_no_secret(client, sizes):
 
 
 def test_without_javascript_the_page_lists_sites_with_links_back(client, neighbours, site):
-    response = client.get("/widget/", {"q": "55403", "return_url": "https://shop.example.com/checkout?step=2"})
+    response = client.get("/widget/", {"q": "55403", "origin": "https://shop.example.com",
+                                       "return_url": "https://shop.example.com/checkout?step=2"})
     page = response.content.decode()
     assert site.name in page
     assert f"https://shop.example.com/checkout?step=2&amp;site_id={site.pk}" in page
@@ -84,3 +85,31 @@ def test_without_javascript_the_page_lists_sites_with_links_back(client, neighbo
 def test_a_bad_origin_is_ignored(client, sizes):
     page = client.get("/widget/", {"origin": "https://shop.example.com/path"}).content.decode()
     assert 'data-origin=""' in page
+
+
+@pytest.mark.parametrize(("origin", "return_url"), [
+    ("", "https://shop.example.com/checkout"),  # no origin to match
+    ("https://shop.example.com", "https://evil.example/phish"),  # another host
+    ("https://shop.example.com", "https://shop.example.com.evil.example/x"),
+    ("https://shop.example.com", "https://shop.example.com:8443/checkout"),  # another port
+    ("http://shop.example.com", "http://shop.example.com/checkout"),  # plain http off localhost
+    ("https://shop.example.com", "http://shop.example.com/checkout"),  # scheme differs
+])
+def test_a_return_url_off_the_shops_https_origin_is_ignored(client, neighbours, site, origin, return_url):
+    """Else the picker is an open redirect: a link could send shoppers anywhere."""
+    page = client.get("/widget/", {"q": "55403", "origin": origin, "return_url": return_url}).content.decode()
+    assert site.name in page
+    assert 'data-return-url=""' in page
+    assert "site_id=" not in page
+    assert "The return link was ignored" in page
+
+
+@pytest.mark.parametrize(("origin", "return_url"), [
+    ("https://shop.example.com", "https://SHOP.example.com:443/checkout"),
+    ("http://localhost:8001", "http://localhost:8001/checkout"),
+    ("http://127.0.0.1:8001", "http://127.0.0.1:8001/checkout"),
+])
+def test_a_return_url_on_the_shops_origin_is_kept(client, neighbours, site, origin, return_url):
+    page = client.get("/widget/", {"q": "55403", "origin": origin, "return_url": return_url}).content.decode()
+    assert f"{return_url}?site_id={site.pk}" in page
+    assert "The return link was ignored" not in page
