@@ -14,9 +14,9 @@ from carriers.models import WebhookDelivery, WebhookEndpoint
 from carriers.selectors import SiteHit
 from carriers.webhooks import EVENT_TYPES
 from lockers.models import Compartment, Site, SizeClass
+from lockers_site.api_helpers import MAX_ID
 from parcels.models import Parcel, ParcelEvent, ParcelStatus
 
-MAX_ID = 2**63 - 1
 MAX_MM = 10_000
 MAX_G = 1_000_000
 

@@ -18,13 +18,13 @@ from django.utils import timezone
 
 from lockers.models import Compartment, Locker, LockerCommand
 from lockers.services import compartments_set_condition
+from lockers_site.api_helpers import MAX_ID
 
 from .errors import CommandNotFound, CommandRateLimited, CommandRefused
 
 logger = logging.getLogger(__name__)
 Kind = LockerCommand.Kind
 
-MAX_ID = 2**63 - 1  # the largest primary key a BigAutoField holds
 RATE_WINDOW = timedelta(hours=1)
 # Per kind: (per locker, per operator) commands in RATE_WINDOW.
 RATE_LIMITS = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from lockers.models import Compartment
+from lockers_site.api_helpers import MAX_ID
 from parcels.services import DOOR_PROBLEMS
 
-from .commands import MAX_ID
 from .events import MAX_EVENTS_PER_BATCH, EventType, Purpose
 
 DOOR_STATES = [Compartment.DoorState.OPEN, Compartment.DoorState.CLOSED]
