@@ -7,6 +7,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from lockers_site.admin_filters import ParcelEventTypeFilter, site_city_filter
+from lockers_site.paging import EstimatedCountPaginator
+
 from .errors import ParcelError
 from .lifecycle import Who
 from .models import Actor, KeypadGuard, Parcel, ParcelEvent, PickupCode
@@ -52,11 +55,15 @@ class ParcelAdmin(admin.ModelAdmin):
         "tracking_number", "partner", "kind", "status", "status_reason", "site", "compartment_label",
         "pickup_deadline", "updated_at",
     ]
-    list_filter = ["status", "kind", "status_reason", "partner", "site__city"]
+    # Choices of the city and date filters cost nothing; a city from the listed parcels or a
+    # date hierarchy read all 5 million of them on every page (docs/performance.md).
+    list_filter = ["status", "kind", "status_reason", "partner", site_city_filter("site__city"),
+                   ("created_at", admin.DateFieldListFilter)]
     search_fields = ["tracking_number", "external_reference", "recipient_name", "recipient_email", "recipient_phone"]
     list_select_related = ["partner", "site", "compartment"]
     raw_id_fields = ["site", "compartment", "size_class", "pickup_code", "partner"]
-    date_hierarchy = "created_at"
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     inlines = [ParcelEventInline]
     actions = ["cancel_parcels", "extend_deadline"]
     readonly_fields = [
@@ -84,10 +91,12 @@ class ParcelAdmin(admin.ModelAdmin):
 @admin.register(ParcelEvent)
 class ParcelEventAdmin(admin.ModelAdmin):
     list_display = ["occurred_at", "parcel", "type", "from_status", "to_status", "reason", "actor", "site"]
-    list_filter = ["type", "actor", "reason"]
+    list_filter = [ParcelEventTypeFilter, "actor", "reason"]
     search_fields = ["parcel__tracking_number", "actor_label"]
     list_select_related = ["parcel", "site"]
     raw_id_fields = ["parcel", "site", "locker", "compartment", "user"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # append-only custody log
