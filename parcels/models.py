@@ -147,6 +147,15 @@ class Parcel(models.Model):
             # The retailer's "to load" queue and per-store KPIs read by site and time.
             models.Index(fields=["site", "promised_at"], name="parcel_site_promised"),
             models.Index(fields=["site", "deposited_at"], name="parcel_site_deposited"),
+            # Newest first (the default ordering, the admin list) without sorting every parcel.
+            models.Index(fields=["created_at"], name="parcel_created"),
+            # A partner's parcels in one active status, newest first (partner API list filter).
+            # Partial: most parcels are history, so the index stays a few percent of the table.
+            models.Index(
+                fields=["partner", "status", "id"],
+                condition=Q(status__in=[*OCCUPYING_STATUSES, ParcelStatus.ANNOUNCED, ParcelStatus.RETURN_ANNOUNCED]),
+                name="parcel_partner_active",
+            ),
         ]
 
     def __str__(self) -> str:
