@@ -19,9 +19,6 @@ from .errors import NoFittingCompartment, ParcelTooBig
 from .models import Parcel
 
 EARTH_RADIUS_KM = 6371.0
-# How often to retry when another transaction took the door we picked between our
-# read and our write (the unique constraint catches it; we simply pick again).
-ALLOCATION_RETRIES = 5
 
 
 def fitting_size_classes(parcel: Parcel, *, larger_than: SizeClass | None = None) -> list[SizeClass]:
@@ -81,10 +78,9 @@ def compartment_take(
     write fails and we try the next door. Raises `NoFittingCompartment` when no door
     is left.
     """
-    for _ in range(ALLOCATION_RETRIES):
-        door = _lock_first(doors)
-        if door is None:
-            break
+    # Each lost race removes its door from the candidates, so this ends: with a door,
+    # or with none left (a fixed retry count gave false "full" answers under a burst).
+    while (door := _lock_first(doors)) is not None:
         try:
             with transaction.atomic():
                 return assign(door)

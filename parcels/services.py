@@ -407,7 +407,7 @@ def _code_parcels(code: PickupCode | None, locker: Locker) -> list[Parcel]:
             pickup_code=code, status=ParcelStatus.READY_FOR_PICKUP, compartment__locker=locker
         )
     return list(
-        waiting.select_related("site", "pickup_code", "compartment__size_class").order_by(
+        waiting.select_related("site", "pickup_code", "compartment__size_class", "compartment__locker").order_by(
             "compartment__column", "compartment__row"
         )
     )

@@ -106,3 +106,14 @@ def test_no_fitting_compartment_is_a_clean_refusal(announce, make_locker):
     announce(reserve=True)
     with pytest.raises(NoFittingCompartment):
         announce(reserve=True)
+
+
+def test_a_burst_gets_a_door_for_every_parcel_while_doors_are_free(announce, make_locker):
+    make_locker("\n".join(["s s s s s s s s"] * 5))  # 40 small doors
+    parcels = [announce() for _ in range(THREADS)]
+
+    outcomes = race(lambda i: services.parcel_reserve(parcel_id=parcels[i].pk, who=COURIER))
+
+    assert outcomes == Counter({"Parcel": THREADS})  # no false "full" answer
+    held = list(Parcel.objects.exclude(compartment=None).values_list("compartment", flat=True))
+    assert len(held) == len(set(held)) == THREADS
