@@ -7,18 +7,17 @@ axe-core like the recipient pages. A second journey runs with JavaScript turned 
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 
 import pytest
 from django.utils import timezone
 
 from lockers.models import LockerCommand
 from parcels.models import Parcel, ParcelStatus
+from tests.browser_support import assert_accessible, screenshot
 from tests.dashboard_fixtures import *  # noqa: F403
-from tests.test_browser_recipient import CHROMIUM_ARGS, assert_accessible, screenshot
 
+pytest_plugins = ["tests.browser_support"]  # the `chromium` fixture
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 TABLET = {"width": 820, "height": 1180}
 PASSWORD = "correct horse battery"
@@ -28,23 +27,6 @@ ORDERS_CSV = (
     "NW-502,Dan Diner,,dan@example.com,m,ambient,2026-12-01 12:00\n"
     "NW-503,No Contact,,,s,ambient,\n"
 )
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the test's ORM calls
-    # stay synchronous, so Django's async-safety guard does not apply.
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"), args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-    mp.undo()
 
 
 @pytest.fixture

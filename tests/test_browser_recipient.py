@@ -9,13 +9,10 @@ Phone-size screenshots land in test-artifacts/ (gitignored) for people to look a
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.core import mail
 
 from lockers.models import Site
@@ -23,13 +20,11 @@ from notifications.tasks import notifications_send_due
 from parcels.models import Parcel, ParcelStatus, SupportCase
 from parcels.services import Recipient, code_secrets, page_token
 from tests import parcel_states
+from tests.browser_support import assert_accessible, screenshot
 
+pytest_plugins = ["tests.browser_support"]  # the `chromium` fixture
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
-AXE = Path(django_settings.BASE_DIR) / ".ci-node" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 PHONE = {"width": 390, "height": 844}
 
 
@@ -39,23 +34,6 @@ def fresh_rate_limits():
     from django.core.cache import cache
 
     cache.clear()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop registered in this thread; the test's ORM
-    # calls stay plain synchronous calls, so Django's async-safety guard does not apply.
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"), args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-    mp.undo()
 
 
 @pytest.fixture
@@ -76,31 +54,6 @@ def sms_file(settings, tmp_path) -> Path:
 def site_url(settings, live_server) -> str:
     settings.SITE_URL = live_server.url
     return live_server.url
-
-
-def screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def assert_accessible(page, label: str) -> None:
-    """axe-core in the page: WCAG 2.x A/AA rules; no serious or critical violation allowed."""
-    if not AXE.exists():
-        message = f"axe-core missing at {AXE} (npm install --prefix .ci-node axe-core)"
-        if os.environ.get("REQUIRE_BROWSER", "").strip() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    page.add_script_tag(content=AXE.read_text())
-    result = page.evaluate(
-        """async () => await axe.run(document, {runOnly: {type: 'tag', values:
-            ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})"""
-    )
-    bad = [
-        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["html"][:120] for n in v["nodes"][:3]]}
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, f"{label}: " + json.dumps(bad, indent=1)
 
 
 def decode_qr(png: bytes) -> str:
