@@ -22,6 +22,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from lockers_site.admin_filters import site_city_filter
+from lockers_site.admin_lists import PlainActionCheckbox
 from lockers_site.paging import EstimatedCountPaginator
 
 from .models import Compartment, Locker, Site, SizeClass
@@ -102,7 +103,7 @@ class LockerInline(admin.TabularInline):
 
 
 @admin.register(Site)
-class SiteAdmin(AvailabilityColumnsMixin, admin.ModelAdmin):
+class SiteAdmin(PlainActionCheckbox, AvailabilityColumnsMixin, admin.ModelAdmin):
     list_display = ["name", "code", "kind", "status", "city", "doors", "free", "free_by_size", "map_link"]
     list_filter = ["city", "status", "kind", "always_open"]
     search_fields = ["name", "code", "address_line", "city", "postal_code"]
@@ -170,7 +171,7 @@ class LayoutForm(forms.Form):
 
 
 @admin.register(Locker)
-class LockerAdmin(AvailabilityColumnsMixin, admin.ModelAdmin):
+class LockerAdmin(PlainActionCheckbox, AvailabilityColumnsMixin, admin.ModelAdmin):
     list_display = [
         "serial_number",
         "name",
@@ -255,7 +256,7 @@ def _condition_action(condition: Compartment.Condition, description: str) -> Cal
 
 
 @admin.register(Compartment)
-class CompartmentAdmin(admin.ModelAdmin):
+class CompartmentAdmin(PlainActionCheckbox, admin.ModelAdmin):
     list_display = [
         "label",
         "locker",

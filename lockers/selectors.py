@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from .models import Compartment, Locker, Site, SizeClass
 
@@ -39,22 +39,38 @@ class Availability:
 SIZE_ORDER = ("size_class__inner_height_mm", "size_class__inner_width_mm", "size_class__inner_depth_mm")
 
 
+def _is_free() -> Q:
+    """`Compartment.objects.free()` as a condition on one door, to count free doors among all.
+
+    tests/test_availability.py holds the two to the same answer for every reason a door is
+    not free (condition, locker, site, a parcel holding it).
+    """
+    from parcels.models import Parcel
+
+    return Q(
+        ~Exists(Parcel.objects.filter(compartment=OuterRef("pk"))),
+        condition=Compartment.Condition.OK,
+        locker__status=Locker.Status.ACTIVE,
+        locker__site__status=Site.Status.ACTIVE,
+    )
+
+
 def availability_by(compartments: QuerySet[Compartment], *, group_by: str) -> dict[int, Availability]:
     """Availability of `compartments` grouped by a key such as ``locker_id`` or ``locker__site_id``.
 
-    Two grouped queries whatever the number of groups, so a list page of sites or
-    lockers asks for its whole page at once instead of once per row.
+    One grouped query whatever the number of groups, so a list page of sites or lockers
+    asks for its whole page at once instead of once per row. Doors and free doors are
+    counted in the same pass: a second pass for the free ones let PostgreSQL merge the
+    doors with the parcels' whole door index (260,000 entries for one page of 100 sites).
     """
-    per_size = ("size_class__code", *SIZE_ORDER)
-    doors = compartments.values(group_by, *per_size).annotate(n=Count("pk")).order_by(group_by, *SIZE_ORDER)
-    free = {
-        (row[group_by], row["size_class__code"]): row["n"]
-        for row in compartments.free().values(group_by, "size_class__code").annotate(n=Count("pk")).order_by()
-    }
+    rows = (
+        compartments.values(group_by, "size_class__code", *SIZE_ORDER)
+        .annotate(doors=Count("pk"), free=Count("pk", filter=_is_free()))
+        .order_by(group_by, *SIZE_ORDER)
+    )
     counts: dict[int, dict[str, tuple[int, int]]] = {}
-    for row in doors:
-        code = row["size_class__code"]
-        counts.setdefault(row[group_by], {})[code] = (row["n"], free.get((row[group_by], code), 0))
+    for row in rows:
+        counts.setdefault(row[group_by], {})[row["size_class__code"]] = (row["doors"], row["free"])
     return {
         key: Availability(
             doors=sum(n for n, _ in sizes.values()),

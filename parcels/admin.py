@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from lockers_site.admin_filters import ParcelEventTypeFilter, site_city_filter
+from lockers_site.admin_lists import PlainActionCheckbox
 from lockers_site.paging import EstimatedCountPaginator
 
 from .errors import ParcelError
@@ -50,7 +51,7 @@ def _apply_to_each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset:
 
 
 @admin.register(Parcel)
-class ParcelAdmin(admin.ModelAdmin):
+class ParcelAdmin(PlainActionCheckbox, admin.ModelAdmin):
     list_display = [
         "tracking_number", "partner", "kind", "status", "status_reason", "site", "compartment_label",
         "pickup_deadline", "updated_at",
@@ -89,7 +90,7 @@ class ParcelAdmin(admin.ModelAdmin):
 
 
 @admin.register(ParcelEvent)
-class ParcelEventAdmin(admin.ModelAdmin):
+class ParcelEventAdmin(PlainActionCheckbox, admin.ModelAdmin):
     list_display = ["occurred_at", "parcel", "type", "from_status", "to_status", "reason", "actor", "site"]
     list_filter = [ParcelEventTypeFilter, "actor", "reason"]
     search_fields = ["parcel__tracking_number", "actor_label"]

@@ -27,6 +27,7 @@ def park_parcel(door: Compartment, status: str, *, partner: Partner | None = Non
         tracking_number=f"TRK-{door.pk}",
         recipient_name="Robin Tester",
         page_seed=f"seed-{door.pk}",
+        page_token_hash=f"hash-{door.pk}",
     )
 
 
@@ -116,3 +117,24 @@ def test_network_totals_count_offline_lockers_among_active_ones() -> None:
 
     assert (totals["sites"], totals["lockers"], totals["lockers_offline"]) == (5, 4, 3)
     assert [(size.code, free) for size, free in totals["free_by_size"]] == [("S", 1)]
+
+
+def test_availability_counts_the_same_free_doors_as_the_free_queryset() -> None:
+    locker = LockerFactory()
+    CompartmentFactory(locker=locker)
+    for condition in (Compartment.Condition.OUT_OF_SERVICE, Compartment.Condition.BROKEN, Compartment.Condition.DIRTY):
+        CompartmentFactory(locker=locker, condition=condition)
+    park_parcel(CompartmentFactory(locker=locker), ParcelStatus.READY_FOR_PICKUP)
+    park_parcel(CompartmentFactory(locker=locker), ParcelStatus.PICKED_UP)
+    retired = LockerFactory(site=locker.site, status=Locker.Status.DECOMMISSIONED)
+    CompartmentFactory(locker=retired)
+    closed = LockerFactory(site__status=Site.Status.MAINTENANCE)
+    CompartmentFactory(locker=closed)
+
+    by_locker = availability_of_lockers([locker.pk, retired.pk, closed.pk])
+
+    free = Compartment.objects.free()
+    assert {pk: a.free for pk, a in by_locker.items()} == {
+        pk: free.filter(locker_id=pk).count() for pk in (locker.pk, retired.pk, closed.pk)
+    } == {locker.pk: 2, retired.pk: 0, closed.pk: 0}
+    assert availability_of_sites([locker.site_id])[locker.site_id].free == 2

@@ -171,22 +171,31 @@ def _day_ends(scope: StoreScope, days: list[date], now: datetime) -> list[dateti
     return [min(datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz), now) for day in days]
 
 
-def _occupancy(scope: StoreScope, days: list[date], now: datetime) -> dict[str, list[int]]:
-    """Doors held per size at each day's end, from the deposit events (one query)."""
-    ended = Case(
-        When(parcel__status=ParcelStatus.PICKED_UP, then=F("parcel__picked_up_at")),
-        # A collected order's last write is its collection: the parcel is final then.
-        When(parcel__status=ParcelStatus.RETURNED_TO_SENDER, then=F("parcel__updated_at")),
+def _ended(prefix: str = "") -> Case:
+    """When an order stopped holding its door (None while it still may): its pickup, or for a
+    collected order its last write, since the collection leaves the parcel final."""
+    return Case(
+        When(**{f"{prefix}status": ParcelStatus.PICKED_UP}, then=F(f"{prefix}picked_up_at")),
+        When(**{f"{prefix}status": ParcelStatus.RETURNED_TO_SENDER}, then=F(f"{prefix}updated_at")),
     )
+
+
+def _occupancy(scope: StoreScope, days: list[date], now: datetime) -> dict[str, list[int]]:
+    """Doors held per size at each day's end, from the deposit events (one query).
+
+    Orders that ended before the first day are left out before their events are looked up:
+    otherwise every order of the store's whole history costs an index probe of the events.
+    """
     moments = _day_ends(scope, days, now)
     low = datetime.combine(days[0], time.min, tzinfo=scope.site.tz)
+    in_range = scope.orders().annotate(ended=_ended()).filter(Q(ended__isnull=True) | Q(ended__gte=low))
     counts = {
         f"d{index}": Count("pk", filter=Q(occurred_at__lte=moment) & (Q(ended__isnull=True) | Q(ended__gt=moment)))
         for index, moment in enumerate(moments)
     }
     rows = (
-        ParcelEvent.objects.filter(type="deposit", parcel__in=scope.orders(), occurred_at__lt=moments[-1])
-        .annotate(ended=ended).filter(Q(ended__isnull=True) | Q(ended__gte=low))
+        ParcelEvent.objects.filter(type="deposit", parcel__in=in_range.values("pk"), occurred_at__lt=moments[-1])
+        .annotate(ended=_ended("parcel__"))
         .values("compartment__size_class__code").annotate(**counts).order_by()
     )
     return {row["compartment__size_class__code"]: [row[key] for key in counts] for row in rows}
