@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from lockers_site import rows
+
 from .models import Compartment, Locker, SizeClass
 
 # Physical assumptions used to place doors: a plinth under the bottom row and a
@@ -125,4 +127,4 @@ def locker_record_heartbeat(*, locker: Locker, firmware_version: str | None = No
     fields: dict[str, object] = {"last_heartbeat_at": timezone.now()}
     if firmware_version:
         fields["firmware_version"] = firmware_version
-    Locker.objects.filter(pk=locker.pk).update(**fields)
+    rows.update(Locker, fields, where={"id": locker.pk})  # every heartbeat: prepared, not compiled

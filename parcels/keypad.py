@@ -1,25 +1,34 @@
-"""Wrong-code limits for a locker's keypad, counted atomically in the database.
+"""Wrong-code limits for a locker's keypad, counted in the database under a row lock.
 
-Every typed code first takes one unit of the locker's daily budget of wrong codes
-with a single conditional UPDATE, and only then is compared. A correct code gives
-the unit back. So however many requests race, no more than KEYPAD_DAILY_WRONG_CAP
-wrong codes are ever tested at one locker in one day: the bound docs/security.md
-relies on.
+A typed code is compared only while its locker's guard row is locked (`SELECT ... FOR
+UPDATE`) inside the transaction that records the outcome: the turn is refused once
+the day's budget of wrong codes is spent or while the keypad backs off, and a wrong
+code is counted before the lock is released. So however many requests race, no more
+than KEYPAD_DAILY_WRONG_CAP wrong codes are ever tested at one locker in one day:
+the bound docs/security.md relies on. A right code on a clean streak writes nothing,
+so the common case costs the one locking read.
+
+The caller owns the transaction and must let it commit whatever the outcome: a
+refusal or a wrong code is raised only after the counters are stored.
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from lockers.models import Locker
+from lockers_site import rows
 
 from .codes import KEYPAD_DAILY_WRONG_CAP, KEYPAD_FIRST_BACKOFF_SECONDS, KEYPAD_FREE_TRIES, KEYPAD_MAX_BACKOFF_SECONDS
 from .errors import KeypadLocked
 from .models import KeypadGuard
+
+KEYPAD_LOCKED_MESSAGE = "Too many wrong codes at this locker. Try again later or scan your QR code."
 
 
 def _local_day(locker: Locker, now: datetime) -> date:
@@ -31,53 +40,103 @@ def _end_of_local_day(locker: Locker, now: datetime) -> datetime:
     return datetime.combine(tomorrow, time.min, tzinfo=locker.site.tz)
 
 
-def _guard_for_today(locker: Locker, now: datetime) -> KeypadGuard:
-    today = _local_day(locker, now)
-    guard, _ = KeypadGuard.objects.get_or_create(locker=locker, defaults={"day": today})
-    if guard.day != today:
-        # A new local day: conditional reset, so two racing resets do the work once.
-        KeypadGuard.objects.filter(pk=guard.pk, day=guard.day).update(
-            day=today, failures_today=0, refused_today=0, consecutive_failures=0, locked_until=None
-        )
-    return guard
+@dataclass
+class KeypadTurn:
+    """One typed code's turn at a locker's keypad, holding the guard row's lock."""
+
+    guard: KeypadGuard
+    now: datetime
+    changed: set[str]
+    locked_until: datetime | None = None  # set when the turn is refused
+
+    @property
+    def refused(self) -> bool:
+        return self.locked_until is not None
+
+    def refusal(self) -> KeypadLocked:
+        return KeypadLocked(KEYPAD_LOCKED_MESSAGE, until=self.locked_until)
 
 
-def keypad_take_attempt(*, locker: Locker) -> None:
-    """Take one unit of today's wrong-code budget before a typed code is compared.
+_GUARD = (rows.Part(KeypadGuard, "g"),)
 
-    Raises `KeypadLocked` (and counts the refusal) while the keypad backs off or once
-    the day's budget is spent.
+
+@functools.cache
+def _guard_sql() -> str:
+    (guard,) = _GUARD
+    # SQLite has no row locks: its transactions begin IMMEDIATE (settings.py), so a
+    # turn holds the database's write lock from its first statement instead.
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return f"SELECT {rows.select_list(_GUARD)} FROM {guard.table} WHERE {guard.col('locker')} = %s{lock}"
+
+
+def _guard_locked(locker: Locker) -> KeypadGuard:
+    # Written out (`lockers_site.rows`): every typed code takes this lock first.
+    found = rows.fetch(_guard_sql(), [locker.pk], _GUARD)
+    if not found:  # the locker's first typed code: create the row, then lock it like any other
+        KeypadGuard.objects.get_or_create(locker=locker, defaults={"day": _local_day(locker, timezone.now())})
+        found = rows.fetch(_guard_sql(), [locker.pk], _GUARD)
+    return found[0][0]
+
+
+def keypad_turn_take(*, locker: Locker) -> KeypadTurn:
+    """Lock the locker's guard and say whether a typed code may be compared now.
+
+    Call inside a transaction. A refused turn is counted (`refused_today`) and carries
+    until when; `keypad_turn_settle` stores the counters either way.
     """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("A keypad turn holds its lock until the caller commits: call it inside a transaction.")
+    guard = _guard_locked(locker)
+    # The clock is read once the lock is held: a request that waited for it must not
+    # act on a time older than the turns before it (one read at 23:59:59 would reset
+    # the next day's counters).
     now = timezone.now()
-    guard = _guard_for_today(locker, now)
-    taken = KeypadGuard.objects.filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
-        pk=guard.pk,
-        failures_today__lt=KEYPAD_DAILY_WRONG_CAP,
-    ).update(failures_today=F("failures_today") + 1, consecutive_failures=F("consecutive_failures") + 1)
-    if taken:
-        return
-    KeypadGuard.objects.filter(pk=guard.pk).update(refused_today=F("refused_today") + 1)
-    guard.refresh_from_db()
-    until = guard.locked_until or _end_of_local_day(locker, now)
-    if guard.failures_today >= KEYPAD_DAILY_WRONG_CAP:
-        until = max(until, _end_of_local_day(locker, now))
-    raise KeypadLocked("Too many wrong codes at this locker. Try again later or scan your QR code.", until=until)
+    turn = KeypadTurn(guard=guard, now=now, changed=set())
+    today = _local_day(locker, now)
+    if guard.day < today:  # only forward: a guard dated after this host's today keeps its counts
+        guard.day, guard.failures_today, guard.refused_today = today, 0, 0
+        guard.consecutive_failures, guard.locked_until = 0, None
+        turn.changed |= {"day", "failures_today", "refused_today", "consecutive_failures", "locked_until"}
+    backing_off = guard.locked_until is not None and guard.locked_until > now
+    if backing_off or guard.failures_today >= KEYPAD_DAILY_WRONG_CAP:
+        guard.refused_today += 1
+        turn.changed.add("refused_today")
+        until = guard.locked_until if backing_off else None
+        if guard.failures_today >= KEYPAD_DAILY_WRONG_CAP:
+            until = max(until or now, _end_of_local_day(locker, now))
+        turn.locked_until = until
+    return turn
 
 
-def keypad_attempt_succeeded(*, locker: Locker) -> None:
-    """The typed code was right: give back the unit it took and clear the streak."""
-    KeypadGuard.objects.filter(locker=locker).update(
-        failures_today=F("failures_today") - 1, consecutive_failures=0, locked_until=None
-    )
+def _count_wrong(turn: KeypadTurn) -> None:
+    guard = turn.guard
+    guard.failures_today += 1
+    guard.consecutive_failures += 1
+    turn.changed |= {"failures_today", "consecutive_failures"}
+    over = guard.consecutive_failures - KEYPAD_FREE_TRIES
+    if over >= 0:  # a streak: back off, doubling
+        seconds = min(KEYPAD_FIRST_BACKOFF_SECONDS * 2**over, KEYPAD_MAX_BACKOFF_SECONDS)
+        guard.locked_until = turn.now + timedelta(seconds=seconds)
+        turn.changed.add("locked_until")
 
 
-def keypad_attempt_failed(*, locker: Locker) -> None:
-    """The typed code was wrong (its unit stays spent); back off after a streak."""
-    with transaction.atomic():
-        guard = KeypadGuard.objects.select_for_update().get(locker=locker)
-        over = guard.consecutive_failures - KEYPAD_FREE_TRIES
-        if over >= 0:
-            seconds = min(KEYPAD_FIRST_BACKOFF_SECONDS * 2**over, KEYPAD_MAX_BACKOFF_SECONDS)
-            guard.locked_until = timezone.now() + timedelta(seconds=seconds)
-            guard.save(update_fields=["locked_until"])
+def _clear_streak(turn: KeypadTurn) -> None:
+    guard = turn.guard
+    if guard.consecutive_failures or guard.locked_until is not None:
+        guard.consecutive_failures, guard.locked_until = 0, None
+        turn.changed |= {"consecutive_failures", "locked_until"}
+
+
+def keypad_turn_settle(*, turn: KeypadTurn, right: bool | None) -> None:
+    """Store the turn's outcome: a wrong code is counted, a right one clears the streak.
+
+    `right=None` for a refused turn (nothing was compared). Writes only what changed.
+    """
+    if turn.refused and right is not None:
+        raise ValueError("A refused turn compared nothing: settle it with right=None.")
+    if right is True:
+        _clear_streak(turn)
+    elif right is False:
+        _count_wrong(turn)
+    if turn.changed:
+        turn.guard.save(update_fields=sorted(turn.changed))

@@ -4,6 +4,8 @@ point) and goes through `lifecycle.apply_transition` for any change of status.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +17,7 @@ from django.utils import timezone
 from carriers.models import Partner
 from lockers.models import Compartment, Locker, Site, SizeClass
 from lockers.services import compartments_set_condition
+from lockers_site import rows
 from notifications.models import Notification
 from notifications.services import notifications_enqueue
 
@@ -24,12 +27,13 @@ from .errors import (
     CodeRefused,
     DuplicateTrackingNumber,
     ExtensionNotAllowed,
+    KeypadLocked,
     NoFittingCompartment,
     ParcelTooBig,
     SiteUnavailable,
     TransitionNotAllowed,
 )
-from .keypad import keypad_attempt_failed, keypad_attempt_succeeded, keypad_take_attempt
+from .keypad import keypad_turn_settle, keypad_turn_take
 from .lifecycle import BIRTH_EVENTS, Change, Where, Who, apply_transition, record_event
 from .models import Actor, ExceptionReason, Parcel, ParcelStatus, PickupCode
 
@@ -396,51 +400,108 @@ def parcel_deposit(*, parcel_id: int, who: Who, occurred_at: datetime | None = N
 # --- recipient at the locker ----------------------------------------------------------
 
 
-def _code_parcels(code: PickupCode | None, locker: Locker) -> list[Parcel]:
-    """What a live code opens at this locker: waiting parcels here, or the return to drop off."""
-    if code is None:
-        return []
-    if code.purpose == PickupCode.Purpose.DROP_OFF:
-        waiting = Parcel.objects.filter(pickup_code=code, status=ParcelStatus.RETURN_ANNOUNCED)
-    else:
-        waiting = Parcel.objects.filter(
-            pickup_code=code, status=ParcelStatus.READY_FOR_PICKUP, compartment__locker=locker
-        )
-    return list(
-        waiting.select_related("site", "pickup_code", "compartment__size_class", "compartment__locker").order_by(
-            "compartment__column", "compartment__row"
-        )
-    )
+# A code's parcels with the code and the door (every field, so the drop-off path can
+# allocate from the same rows) and the door's locker (what the custody event names).
+_CODE_ROW = (
+    rows.Part(Parcel, "p"),
+    rows.Part(PickupCode, "k"),
+    rows.Part(Compartment, "d"),
+    rows.Part(Locker, "l", ("id", "site_id", "serial_number", "status")),
+)
+
+
+@functools.cache
+def _code_parcels_sql(*, by_qr: bool, purpose: str) -> str:
+    parcel, code, door, locker = _CODE_ROW
+    pickup = purpose == PickupCode.Purpose.PICKUP
+    waiting = ParcelStatus.READY_FOR_PICKUP if pickup else ParcelStatus.RETURN_ANNOUNCED
+    where = [f"{code.col('site')} = %s", f"{code.col('qr_hash' if by_qr else 'pin_hash')} = %s",
+             f"{code.col('state')} = {rows.literal(PickupCode.State.LIVE)}",
+             f"{code.col('purpose')} = {rows.literal(purpose)}", f"{parcel.col('status')} = {rows.literal(waiting)}"]
+    if pickup:  # a return's door is found when the code is typed; a pickup's is in this locker
+        where.append(f"{door.col('locker')} = %s")
+    return (f"SELECT {rows.select_list(_CODE_ROW)} FROM {parcel.table} "
+            f"JOIN {code.table} ON {code.col('id')} = {parcel.col('pickup_code')} "
+            f"LEFT JOIN {door.table} ON {door.col('id')} = {parcel.col('compartment')} "
+            f"LEFT JOIN {locker.table} ON {locker.col('id')} = {door.col('locker')} "
+            f"WHERE {' AND '.join(where)} ORDER BY {door.col('column')}, {door.col('row')}, {parcel.col('id')}")
+
+
+def _code_parcels(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str) -> list[Parcel]:
+    """What a live code opens at this locker, in one query: waiting parcels here, or the return to drop off.
+
+    Written out (`lockers_site.rows`): it runs for every typed or scanned code, and the
+    ORM's compilation of this four-table join cost more CPU than the whole query.
+    """
+    key = codes.qr_hash(qr_token) if qr_token else codes.pin_hash(locker.site_id, pin or "")
+    params: list[object] = [locker.site_id, key]
+    if purpose == PickupCode.Purpose.PICKUP:
+        params.append(locker.pk)
+    found = []
+    for parcel, code, door, door_locker in rows.fetch(_code_parcels_sql(by_qr=bool(qr_token), purpose=purpose),
+                                                      params, _CODE_ROW):
+        parcel.pickup_code = code
+        if door is not None:
+            door.locker = door_locker
+        parcel.compartment = door
+        found.append(parcel)
+    return found
 
 
 def _code_use(code: PickupCode) -> None:
     # One conditional update: of many racing requests with the same code, one wins.
-    used = PickupCode.objects.filter(pk=code.pk, state=PickupCode.State.LIVE).update(
-        state=PickupCode.State.USED, ended_at=timezone.now()
-    )
+    used = rows.update(PickupCode, {"state": PickupCode.State.USED, "ended_at": timezone.now()},
+                       where={"id": code.pk, "state": PickupCode.State.LIVE})
     if not used:
         raise CodeRefused("This code has already been used.")
 
 
-def _find_code(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str) -> PickupCode | None:
-    live = PickupCode.objects.filter(site_id=locker.site_id, purpose=purpose, state=PickupCode.State.LIVE)
-    if qr_token:
-        return live.filter(qr_hash=codes.qr_hash(qr_token)).first()
-    return live.filter(pin_hash=codes.pin_hash(locker.site_id, pin or "")).first()
+@dataclass(frozen=True)
+class _CodeLookup:
+    parcels: list[Parcel]
+    refusal: KeypadLocked | None = None  # the keypad refused the turn: nothing was compared
 
 
-def _guarded_lookup(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str) -> list[Parcel]:
-    """Find the parcels a typed or scanned code opens at this locker, counting wrong PINs."""
+def _guarded_lookup(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str) -> _CodeLookup:
+    """The parcels a typed or scanned code opens at this locker; a typed one takes a keypad turn.
+
+    Call inside a transaction that commits even when nothing opens: a wrong PIN and a
+    refused turn are counted in it, so this raises nothing and the callers raise after
+    their block.
+    """
+    if not pin:
+        return _CodeLookup(_code_parcels(locker=locker, pin=None, qr_token=qr_token, purpose=purpose))
+    turn = keypad_turn_take(locker=locker)
+    if turn.refused:
+        keypad_turn_settle(turn=turn, right=None)
+        return _CodeLookup([], refusal=turn.refusal())
+    parcels = _code_parcels(locker=locker, pin=pin, qr_token=None, purpose=purpose)
+    keypad_turn_settle(turn=turn, right=bool(parcels))
+    return _CodeLookup(parcels)
+
+
+def _code_opening(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str,
+                  open_doors: Callable[[list[Parcel]], None]) -> list[Parcel]:
+    """Check a code and, when it opens something, run `open_doors` in the same transaction.
+
+    One transaction per typed or scanned code: the keypad turn, the look-up and what
+    opening writes commit together, so a code costs one commit. A code that opens
+    nothing still commits its keypad counters before the refusal is raised. If
+    `open_doors` raises, everything rolls back, and no wrong-code count is lost:
+    `open_doors` runs only for a right code. Call it outside any transaction, so its
+    block commits before the refusal is raised.
+    """
     if not pin and not qr_token:
         raise CodeRefused("Type a code or scan a QR code.")
-    if pin:
-        keypad_take_attempt(locker=locker)
-    parcels = _code_parcels(_find_code(locker=locker, pin=pin, qr_token=qr_token, purpose=purpose), locker)
-    if pin:
-        (keypad_attempt_succeeded if parcels else keypad_attempt_failed)(locker=locker)
-    if not parcels:
+    with transaction.atomic():
+        found = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=purpose)
+        if found.parcels:
+            open_doors(found.parcels)
+    if found.refusal is not None:
+        raise found.refusal
+    if not found.parcels:
         raise CodeRefused("This code does not open any door at this locker.")
-    return parcels
+    return found.parcels
 
 
 def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str | None = None) -> list[Parcel]:
@@ -448,17 +509,18 @@ def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str 
 
     Returns the parcels (with their doors) to open; the code is used up at once, so
     it opens only once however many requests race. Raises `KeypadLocked` or
-    `CodeRefused`; a refused code changes nothing except the wrong-code counters,
-    which are committed on their own and so survive the refusal.
+    `CodeRefused`; a refused code changes nothing except the wrong-code counters.
     """
-    parcels = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.PICKUP)
-    with transaction.atomic():
+
+    def open_doors(parcels: list[Parcel]) -> None:
         _code_use(parcels[0].pickup_code)
+        now = timezone.now()
         for parcel in parcels:
             record_event(parcel, event_type="door_opened_for_pickup", from_status=parcel.status,
-                         where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT),
-                         occurred_at=timezone.now())
-    return parcels
+                         where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT), occurred_at=now)
+
+    return _code_opening(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.PICKUP,
+                         open_doors=open_doors)
 
 
 def parcel_pick_up(*, parcel_id: int, who: Who, occurred_at: datetime | None = None) -> Parcel:
@@ -554,11 +616,15 @@ def dropoff_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str
 
     The code is used up only once a door is found; `NoFittingCompartment` leaves it live.
     """
-    parcel, *_ = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.DROP_OFF)
-    with transaction.atomic():
+
+    def open_door(parcels: list[Parcel]) -> None:
+        parcel = parcels[0]
         if parcel.compartment_id is None:
             _move_to_other_door(parcel, Q(locker=locker), Who(Actor.RECIPIENT), reason="", larger_than=None)
         _code_use(parcel.pickup_code)
+
+    parcel, *_ = _code_opening(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.DROP_OFF,
+                               open_doors=open_door)
     return Parcel.objects.select_related("compartment__size_class").get(pk=parcel.pk)
 
 

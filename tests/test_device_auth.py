@@ -6,6 +6,7 @@ import time
 
 import pytest
 import time_machine
+from django_q.models import Schedule
 
 from lockers.device.credentials import (
     device_credential_revoke,
@@ -14,6 +15,7 @@ from lockers.device.credentials import (
     device_rotation_request,
 )
 from lockers.models import DeviceCredential, DeviceNonce, Locker
+from lockers.tasks import device_nonces_forget
 from tests.device_support import API, SignedClient
 
 pytest_plugins = ["tests.device_support"]
@@ -148,9 +150,11 @@ def test_a_rotation_asked_by_the_operator_reaches_the_locker_and_the_old_secret_
     assert answer.status_code == 200 and answer.json()["rotate_secret"] is False
 
 
-def test_old_nonces_are_forgotten_at_the_heartbeat(device):
+def test_old_nonces_are_forgotten_by_the_scheduled_purge(device):
     device.post("heartbeat", HEARTBEAT)
-    assert DeviceNonce.objects.count() == 1
     with time_machine.travel(time.time() + 11 * 60, tick=False):
         device.post("heartbeat", HEARTBEAT)
+        assert DeviceNonce.objects.count() == 2
+        assert device_nonces_forget() == 1
     assert DeviceNonce.objects.count() == 1  # the first one is gone, the new one kept
+    assert Schedule.objects.get(func="lockers.tasks.device_nonces_forget").minutes == 1

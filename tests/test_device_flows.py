@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -16,6 +17,7 @@ from lockers.device import signing
 from lockers.device.commands import locker_command_queue
 from lockers.device.errors import CommandRateLimited
 from lockers.models import Compartment, DeviceEvent, LockerCommand
+from lockers.services import MAX_COMPARTMENTS_PER_LOCKER
 from notifications.models import Notification
 from parcels.models import ParcelEvent, ParcelStatus
 from parcels.services import code_secrets, parcels_expire_due
@@ -215,6 +217,36 @@ def test_a_heartbeat_records_door_states_and_sensors_and_delivers_commands(devic
     ack = device.post(f"commands/{command.pk}/ack", {"succeeded": True, "result": "opened"})
     assert ack.json()["state"] == "acknowledged"
     assert device.post("heartbeat", {}).json()["commands"] == []
+
+
+def test_a_heartbeat_changes_only_the_doors_whose_state_changed(device):
+    first, second, third = device.locker.compartments.order_by("pk")[:3]
+    device.post("heartbeat", {"doors": [{"door": first.label, "state": "open"},
+                                        {"door": second.label, "state": "closed"},
+                                        {"door": third.label, "state": "closed"}]})
+    seen = {door.pk: door.door_state_at for door in Compartment.objects.filter(
+        pk__in=[first.pk, second.pk, third.pk])}
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):
+        answer = device.post("heartbeat", {"doors": [{"door": first.label, "state": "closed"},
+                                                     {"door": second.label, "state": "open"},
+                                                     {"door": third.label, "state": "closed"}]})
+
+    assert answer.status_code == 200
+    states_now = {door.pk: (door.door_state, door.door_state_at) for door in Compartment.objects.filter(
+        pk__in=[first.pk, second.pk, third.pk])}
+    assert states_now[first.pk][0] == "closed" and states_now[first.pk][1] > seen[first.pk]
+    assert states_now[second.pk][0] == "open" and states_now[second.pk][1] > seen[second.pk]
+    assert states_now[third.pk] == ("closed", seen[third.pk])  # reported as it was: not written
+    untouched = Compartment.objects.exclude(pk__in=[first.pk, second.pk, third.pk]).filter(locker=device.locker)
+    assert set(untouched.values_list("door_state", flat=True)) == {"unknown"}  # doors not reported keep theirs
+
+
+def test_a_heartbeat_reporting_more_doors_than_a_locker_can_have_is_refused(device):
+    doors = [{"door": f"X{number}", "state": "closed"} for number in range(MAX_COMPARTMENTS_PER_LOCKER + 1)]
+    answer = device.post("heartbeat", {"doors": doors})
+    assert answer.status_code == 400
+    assert answer.json()["type"].endswith("/validation_error")
 
 
 def test_acknowledging_an_unknown_command_or_another_lockers_is_a_404_problem(device, make_locker,

@@ -88,6 +88,19 @@ def test_wrong_codes_sent_at_once_are_all_counted_and_never_exceed_the_cap(annou
     assert outcomes[KeypadLocked.__name__] == guard.refused_today
 
 
+def test_racing_wrong_codes_at_the_edge_of_the_daily_cap_test_exactly_the_cap(announce, locker):
+    states.ready(announce)
+    services.pickup_code_verify(locker=locker, pin=services.code_secrets(states.ready(announce).pickup_code)[0])
+    KeypadGuard.objects.filter(locker=locker).update(failures_today=codes.KEYPAD_DAILY_WRONG_CAP - 2)
+
+    outcomes = race(lambda i: services.pickup_code_verify(locker=locker, pin=f"{i:08d}"[::-1]))
+
+    guard = KeypadGuard.objects.get(locker=locker)
+    assert guard.failures_today == codes.KEYPAD_DAILY_WRONG_CAP  # two more tested, never a third
+    assert outcomes[CodeRefused.__name__] == 2
+    assert outcomes[KeypadLocked.__name__] == guard.refused_today == THREADS - 2
+
+
 def test_expiry_run_twice_at_once_expires_each_parcel_once(announce, locker):
     parcels = [states.ready(announce, recipient=services.Recipient(name=f"R{i}", phone=f"+1612555{i:04d}"))
                for i in range(6)]

@@ -214,7 +214,7 @@ def test_wrong_codes_back_off_then_lock_the_keypad_for_the_day(announce, locker)
         assert locked.value.until.astimezone(locker.site.tz).hour == 0
 
 
-def test_a_right_code_gives_back_its_attempt_and_clears_the_streak(announce, locker):
+def test_a_right_code_is_not_counted_and_clears_the_streak(announce, locker):
     parcel = states.ready(announce)
     with pytest.raises(CodeRefused):
         services.pickup_code_verify(locker=locker, pin="00000000")
@@ -222,6 +222,28 @@ def test_a_right_code_gives_back_its_attempt_and_clears_the_streak(announce, loc
     services.pickup_code_verify(locker=locker, pin=pin)
     guard = KeypadGuard.objects.get(locker=locker)
     assert (guard.failures_today, guard.consecutive_failures) == (1, 0)
+
+
+def test_a_new_local_day_resets_the_keypad_but_a_guard_dated_ahead_keeps_its_counts(announce, locker):
+    with pytest.raises(CodeRefused):
+        services.pickup_code_verify(locker=locker, pin="00000000")
+    guard = KeypadGuard.objects.get(locker=locker)
+    today = guard.day
+
+    KeypadGuard.objects.filter(pk=guard.pk).update(day=today - timedelta(days=1), failures_today=29,
+                                                   consecutive_failures=4)
+    with pytest.raises(CodeRefused):
+        services.pickup_code_verify(locker=locker, pin="00000000")
+    guard.refresh_from_db()
+    assert (guard.day, guard.failures_today, guard.consecutive_failures) == (today, 1, 1)
+
+    # Another host whose clock runs ahead already moved the guard to tomorrow: this one
+    # must not move it back and clear the counts.
+    KeypadGuard.objects.filter(pk=guard.pk).update(day=today + timedelta(days=1), failures_today=7)
+    with pytest.raises(CodeRefused):
+        services.pickup_code_verify(locker=locker, pin="00000000")
+    guard.refresh_from_db()
+    assert (guard.day, guard.failures_today) == (today + timedelta(days=1), 8)
 
 
 def test_the_configured_limits_meet_the_security_target():

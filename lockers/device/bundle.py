@@ -10,6 +10,7 @@ exactly when a code or a door changes, and a new version has a new key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from lockers.models import Locker
+from lockers.models import Compartment, Locker
+from lockers_site import rows
 from parcels.models import Parcel, ParcelStatus, PickupCode
 from parcels.services import code_secrets
 
@@ -35,12 +37,38 @@ def _waiting(locker: Locker):
     )
 
 
+_PARCEL = rows.Part(Parcel, "p")
+_DOOR = rows.Part(Compartment, "d")
+_CODE = rows.Part(PickupCode, "k")
+
+
+@functools.cache
+def _version_sql() -> str:
+    # The deadline as text: the digest needs it only to change when the deadline does,
+    # and the database formats it far cheaper than the driver parses a timestamp.
+    return (f"SELECT {_PARCEL.col('pickup_code')}, {_PARCEL.col('id')}, {_PARCEL.col('compartment')}, "
+            f"CAST({_PARCEL.col('pickup_deadline')} AS TEXT) FROM {_PARCEL.table} "
+            f"JOIN {_DOOR.table} ON {_DOOR.col('id')} = {_PARCEL.col('compartment')} "
+            f"JOIN {_CODE.table} ON {_CODE.col('id')} = {_PARCEL.col('pickup_code')} "
+            f"WHERE {_DOOR.col('locker')} = %s AND {_PARCEL.col('status')} = %s "
+            f"AND {_CODE.col('state')} = %s AND {_CODE.col('purpose')} = %s "
+            f"ORDER BY {_PARCEL.col('id')}")
+
+
 def bundle_version(locker: Locker) -> str:
-    """A digest of the (code, parcel, door, deadline) rows the bundle holds; one query, no secrets."""
-    rows = _waiting(locker).order_by("pk").values_list("pickup_code_id", "pk", "compartment_id", "pickup_deadline")
+    """A digest of the (code, parcel, door, deadline) rows the bundle holds; one query, no secrets.
+
+    It selects what `_waiting` does. Every heartbeat asks, so the query is written out
+    (`lockers_site.rows`) and its rows are digested as the database returns them.
+    """
+    # The constants stay bound (unlike the code look-up's). Written into the SQL, they let
+    # PostgreSQL plan a scan of the partial index of every ready parcel in the network,
+    # hash-joined to this locker's doors: 4 ms a heartbeat on the bench database
+    # (5d1e28e, heartbeats at 0.085 of the bare view against 0.125 to 0.162 bound).
+    params = [locker.pk, ParcelStatus.READY_FOR_PICKUP, PickupCode.State.LIVE, PickupCode.Purpose.PICKUP]
     digest = hashlib.sha256()
-    for code_id, parcel_id, door_id, deadline in rows:
-        digest.update(f"{code_id}:{parcel_id}:{door_id}:{deadline.timestamp() if deadline else ''};".encode())
+    for code_id, parcel_id, door_id, deadline in rows.execute(_version_sql(), params):
+        digest.update(f"{code_id}:{parcel_id}:{door_id}:{deadline};".encode())
     return digest.hexdigest()[:20]
 
 

@@ -9,6 +9,7 @@ exceed it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from lockers.models import Compartment, Locker, LockerCommand
 from lockers.services import compartments_set_condition
+from lockers_site import rows
 from lockers_site.api_helpers import MAX_ID
 
 from .errors import CommandNotFound, CommandRateLimited, CommandRefused
@@ -90,17 +92,30 @@ def locker_command_queue(
     return command
 
 
+_COMMAND_ROW = (rows.Part(LockerCommand, "c"), rows.Part(Compartment, "d", ("id", "locker_id", "label")))
+
+
+@functools.cache
+def _waiting_sql() -> str:
+    command, door = _COMMAND_ROW
+    return (f"SELECT {rows.select_list(_COMMAND_ROW)} FROM {command.table} "
+            f"LEFT JOIN {door.table} ON {door.col('id')} = {command.col('compartment')} "
+            f"WHERE {command.col('locker')} = %s AND {command.col('state')} "
+            f"IN ({rows.literal(LockerCommand.State.QUEUED)}, {rows.literal(LockerCommand.State.SENT)}) "
+            f"ORDER BY {command.col('created_at')}, {command.col('id')}")
+
+
 def locker_commands_deliver(*, locker: Locker) -> list[LockerCommand]:
     """Commands the locker has not acknowledged yet, oldest first; queued ones become sent.
 
     A sent command is delivered again until acknowledged (at least once): the locker
-    de-duplicates by command id.
+    de-duplicates by command id. Every heartbeat asks, so the read is written out
+    (`lockers_site.rows`).
     """
-    waiting = list(
-        LockerCommand.objects.filter(locker=locker, state__in=[LockerCommand.State.QUEUED, LockerCommand.State.SENT])
-        .select_related("compartment")
-        .order_by("created_at", "pk")
-    )
+    waiting = []
+    for command, door in rows.fetch(_waiting_sql(), [locker.pk], _COMMAND_ROW):
+        command.compartment = door
+        waiting.append(command)
     queued = [command.pk for command in waiting if command.state == LockerCommand.State.QUEUED]
     if queued:
         now = timezone.now()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from lockers.models import Compartment
+from lockers.services import MAX_COMPARTMENTS_PER_LOCKER
 from lockers_site.api_helpers import MAX_ID
 from parcels.services import DOOR_PROBLEMS
 
@@ -30,7 +31,7 @@ class SensorIn(serializers.Serializer):
 
 class HeartbeatIn(serializers.Serializer):
     firmware_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
-    doors = DoorStateIn(many=True, required=False, default=list)
+    doors = DoorStateIn(many=True, required=False, default=list, max_length=MAX_COMPARTMENTS_PER_LOCKER)
     sensors = SensorIn(many=True, required=False, default=list)
     last_event_sequence = serializers.IntegerField(min_value=0, max_value=MAX_ID, required=False, allow_null=True,
                                                    default=None)

@@ -1,0 +1,188 @@
+"""Hand-written joins for the device hot paths, loaded into model instances as the ORM would.
+
+Compiling a join of three or four models took the ORM 1 to 2.5 ms of CPU per query on
+the benchmark machine, several times the query itself (docs/performance.md), and the
+two busiest requests of the network make such a join on every call. Here the SQL is
+written once, its column lists come from the models' own metadata (so a renamed
+column cannot drift), and each row is loaded with `Model.from_db` after the
+database converters the ORM would apply. Fields not selected are deferred: reading
+one later loads it, so a missing column costs a query, never a wrong value.
+
+The default database only (the product has one; no router sends these models
+elsewhere): the statements and the converters are built for its connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, models
+
+
+@dataclass(frozen=True)
+class Part:
+    """The fields of one model a joined row carries, under its alias in the SQL."""
+
+    model: type[models.Model]
+    alias: str
+    attnames: tuple[str, ...] | None = None  # None: every concrete field
+
+    @functools.cached_property
+    def fields(self) -> list[models.Field]:
+        # Concrete-field order: `from_db` pairs values with fields in that order.
+        return [field for field in self.model._meta.concrete_fields
+                if self.attnames is None or field.attname in self.attnames]
+
+    @property
+    def table(self) -> str:
+        """The quoted table name followed by the alias, for a FROM or JOIN clause."""
+        return f"{connection.ops.quote_name(self.model._meta.db_table)} {self.alias}"
+
+    def col(self, name: str) -> str:
+        """The aliased, quoted column of field `name` (a foreign key names its id column)."""
+        return f"{self.alias}.{connection.ops.quote_name(self.model._meta.get_field(name).column)}"
+
+
+def literal(value: str) -> str:
+    """A code constant (a status, a state) written into the SQL rather than bound.
+
+    A prepared statement's generic plan cannot use a partial index whose predicate
+    names a bound parameter (`WHERE state = 'live'` against `state = $3`); the
+    constants are ours, never input, and are checked to be plain words.
+    """
+    if not re.fullmatch(r"[a-z_]+", value):
+        raise ValueError(f"Not a code constant: {value!r}")
+    return f"'{value}'"
+
+
+def select_list(parts: Sequence[Part]) -> str:
+    """The SELECT list for `parts`, in the order `load_row` reads them."""
+    return ", ".join(part.col(field.name) for part in parts for field in part.fields)
+
+
+@functools.cache
+def _converters(field: models.Field) -> tuple[Callable[..., Any], ...]:
+    # Looked up once per field: the backend's converters depend on the field and the
+    # settings, not on the thread's connection, which `_apply` passes at each call.
+    column = field.get_col(field.model._meta.db_table)
+    found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+    return tuple(functools.partial(_apply, converter, column) for converter in found)
+
+
+def _apply(converter: Callable[..., Any], column: Any, value: Any) -> Any:
+    return converter(value, column, connection)
+
+
+def _from_db(field: models.Field, value: Any) -> Any:
+    for convert in _converters(field):
+        value = convert(value)
+    return value
+
+
+def load_row(parts: Sequence[Part], row: Sequence[Any]) -> list[models.Model | None]:
+    """One instance per part from a row selected with `select_list(parts)` (None where an outer join missed)."""
+    values = iter(row)
+    instances = []
+    for part in parts:
+        fields = part.fields
+        loaded = [_from_db(field, next(values)) for field in fields]
+        primary_key = part.model._meta.pk
+        if primary_key in fields and loaded[fields.index(primary_key)] is None:
+            instances.append(None)  # the outer join found nothing for this part
+            continue
+        instances.append(part.model.from_db(connection.alias, [field.attname for field in fields], loaded))
+    return instances
+
+
+@contextlib.contextmanager
+def _prepared() -> Iterator[None]:
+    """Let psycopg prepare the statements run inside, where parameters are server-bound (PostgreSQL).
+
+    Only these written-out statements are prepared: their plans are index look-ups that
+    suit every parameter, so PostgreSQL may plan each once per connection. The ORM's
+    queries stay unprepared (Django's default).
+    """
+    if not getattr(connection.features, "uses_server_side_binding", False):
+        yield
+        return
+    driver = connection.connection
+    previous, driver.prepare_threshold = driver.prepare_threshold, 0
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = previous
+
+
+def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Every row of `sql`, as the database driver returns it."""
+    with connection.cursor() as cursor, _prepared():
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def write(sql: str, params: Sequence[Any], *, prepare: bool = True) -> int:
+    """Run an INSERT, UPDATE or DELETE written out here; returns the rows it touched.
+
+    `prepare=False` for a statement whose text varies with its input (a list of values):
+    each variant would take a place in the connection's cache of prepared statements.
+    """
+    with connection.cursor() as cursor, (_prepared() if prepare else contextlib.nullcontext()):
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def fetch(sql: str, params: Sequence[Any], parts: Sequence[Part]) -> list[list[models.Model | None]]:
+    """Run `sql` and load every row into one instance per part."""
+    return [load_row(parts, row) for row in execute(sql, params)]
+
+
+def column(model: type[models.Model], name: str) -> str:
+    """The quoted column of field `name`, unqualified (an UPDATE or INSERT names its one table)."""
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
+def table_name(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def adapted(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
+    """The values as their fields would save them (datetimes, JSON), in the dict's order."""
+    return [model._meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
+
+
+@functools.lru_cache(maxsize=64)
+def _update_sql(model: type[models.Model], assigned: tuple[str, ...], matched: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"{column(model, name)} = %s" for name in assigned)
+    conditions = " AND ".join(f"{column(model, name)} = %s" for name in matched)
+    return f"UPDATE {table_name(model)} SET {assignments} WHERE {conditions}"
+
+
+def update(model: type[models.Model], values: dict[str, Any], *, where: dict[str, Any]) -> int:
+    """`UPDATE model SET values WHERE where` (equalities), values adapted by their fields; rows touched.
+
+    The hot paths' one-row updates: the same statement as `QuerySet.update`, prepared
+    instead of compiled on every call.
+    """
+    meta = model._meta
+    params = adapted(model, values)
+    params += [meta.get_field(name).get_db_prep_value(value, connection) for name, value in where.items()]
+    return write(_update_sql(model, tuple(values), tuple(where)), params)
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_sql(model: type[models.Model], names: tuple[str, ...]) -> str:
+    columns = ", ".join(column(model, name) for name in names)
+    return f"INSERT INTO {table_name(model)} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"
+
+
+def insert(model: type[models.Model], values: dict[str, Any]) -> None:
+    """`INSERT INTO model (values)`, adapted by their fields: a hot path's one-row insert, prepared.
+
+    No defaults, signals or returned id: for rows nothing reads back in the request.
+    """
+    write(_insert_sql(model, tuple(values)), adapted(model, values))

@@ -1,0 +1,90 @@
+"""Hand-written joins (`lockers_site.rows`) load the same values the ORM does."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Model
+
+from lockers.models import Compartment, DeviceCredential, Locker
+from lockers_site import rows
+from parcels.models import Parcel, PickupCode
+from tests import parcel_states as states
+
+pytestmark = pytest.mark.django_db
+
+PARTS = (rows.Part(Parcel, "p"), rows.Part(Compartment, "d", ("id", "label")), rows.Part(PickupCode, "k"))
+
+
+def _sql() -> str:
+    parcel, door, code = PARTS
+    return (f"SELECT {rows.select_list(PARTS)} FROM {parcel.table} "
+            f"LEFT JOIN {door.table} ON {door.col('id')} = {parcel.col('compartment')} "
+            f"LEFT JOIN {code.table} ON {code.col('id')} = {parcel.col('pickup_code')} "
+            f"WHERE {parcel.col('id')} = %s")
+
+
+def _field_values(instance: Model, attnames: list[str]) -> dict[str, object]:
+    return {name: getattr(instance, name) for name in attnames}
+
+
+def test_a_joined_row_loads_each_model_as_the_orm_does(announce, locker):
+    ready = states.ready(announce)
+
+    parcel, door, code = rows.fetch(_sql(), [ready.pk], PARTS)[0]
+
+    expected = Parcel.objects.get(pk=ready.pk)
+    every_field = [field.attname for field in Parcel._meta.concrete_fields]
+    assert _field_values(parcel, every_field) == _field_values(expected, every_field)  # datetimes, JSON, choices
+    assert parcel.pickup_deadline.tzinfo is not None
+    assert (door.pk, door.label) == (expected.compartment_id, expected.compartment.label)
+    assert code.pk == expected.pickup_code_id and code.state == PickupCode.State.LIVE
+
+
+def test_an_outer_join_that_finds_nothing_gives_none_and_an_unselected_field_loads_on_access(announce, locker):
+    waiting = announce()  # announced: no door yet
+
+    parcel, door, code = rows.fetch(_sql(), [waiting.pk], PARTS)[0]
+    assert door is None and code is None
+    assert parcel.tracking_number == waiting.tracking_number
+
+    ready = states.ready(announce)
+    _, door, _ = rows.fetch(_sql(), [ready.pk], PARTS)[0]
+    assert door.get_deferred_fields() >= {"size_class_id", "locker_id"}
+    assert door.locker == Locker.objects.get(pk=ready.compartment.locker_id)  # loaded on access
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_written_out_statements_are_prepared_and_the_orms_are_not(announce, locker):
+    ready = states.ready(announce)
+
+    rows.fetch(_sql(), [ready.pk], PARTS)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        rows.execute("SELECT no_such_column FROM lockers_locker", [])
+    Parcel.objects.filter(status=ready.status).count()  # after them: the ORM's queries stay unprepared
+
+    prepared = [statement for (statement,) in rows.execute("SELECT statement FROM pg_prepared_statements", [])]
+    assert any(statement.startswith("SELECT p.") for statement in prepared)
+    assert not any("COUNT(*)" in statement for statement in prepared)
+    assert connection.connection.prepare_threshold is None  # Django's default, restored after each statement
+
+
+def test_an_update_adapts_its_values_by_field_and_touches_only_the_matching_row(announce, locker):
+    ready = states.ready(announce)
+    code = ready.pickup_code
+    ended = ready.created_at
+
+    assert rows.update(PickupCode, {"state": PickupCode.State.USED, "ended_at": ended},
+                       where={"id": code.pk, "state": PickupCode.State.LIVE}) == 1
+    assert rows.update(PickupCode, {"state": PickupCode.State.USED, "ended_at": ended},
+                       where={"id": code.pk, "state": PickupCode.State.LIVE}) == 0  # no longer live
+
+    code.refresh_from_db()
+    assert (code.state, code.ended_at) == (PickupCode.State.USED, ended)
+    report = {"sensors": [{"zone": "ambient", "temperature_c": 21.5}]}
+    rows.update(Locker, {"firmware_version": "9.9"}, where={"id": locker.pk})
+    credential = DeviceCredential.objects.create(locker=locker)
+    rows.update(DeviceCredential, {"last_report": report}, where={"id": credential.pk})
+    credential.refresh_from_db()
+    assert credential.last_report == report
+    assert Locker.objects.get(pk=locker.pk).firmware_version == "9.9"
