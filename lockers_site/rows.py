@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,15 @@ def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor, _prepared():
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def alone() -> contextlib.AbstractContextManager[Any]:
+    """What makes one statement atomic on its own: nothing in autocommit mode, a savepoint in a transaction.
+
+    Outside a transaction the statement is its own (no BEGIN and COMMIT round trips);
+    inside one, the savepoint keeps a refused statement from breaking the transaction.
+    """
+    return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
 
 
 def write(sql: str, params: Sequence[Any], *, prepare: bool = True) -> int:

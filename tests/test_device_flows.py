@@ -19,8 +19,9 @@ from lockers.device.errors import CommandRateLimited
 from lockers.models import Compartment, DeviceEvent, LockerCommand
 from lockers.services import MAX_COMPARTMENTS_PER_LOCKER
 from notifications.models import Notification
-from parcels.models import ParcelEvent, ParcelStatus
-from parcels.services import code_secrets, parcels_expire_due
+from parcels.lifecycle import Who
+from parcels.models import Actor, ParcelEvent, ParcelStatus
+from parcels.services import code_secrets, parcel_extend, parcels_expire_due
 from tests import parcel_states as states
 from tests.device_support import deposited
 
@@ -291,9 +292,17 @@ def test_the_bundle_holds_keyed_hashes_not_codes_and_changes_with_its_content(de
     assert entry["doors"] == [{"door": parcel.compartment.label, "parcel_id": parcel.pk}]
     assert bundle["version"] == before
 
+    unchanged = device.post("heartbeat", {"bundle_version": before}).json()
+    assert (unchanged["bundle_version"], unchanged["bundle_changed"]) == (before, False)
+
     deposited(announce, device)
     beat = device.post("heartbeat", {"bundle_version": before}).json()
     assert beat["bundle_changed"] is True and beat["bundle_version"] != before
+
+    parcel_extend(parcel_id=parcel.pk, who=Who(Actor.OPERATOR))  # a new deadline for one code
+    extended = device.post("heartbeat", {"bundle_version": beat["bundle_version"]}).json()
+    assert extended["bundle_changed"] is True
+    assert extended["bundle_version"] == device.get("bundle").json()["version"]
 
 
 def test_events_are_stored_once_and_report_duplicates(device, announce):
@@ -311,8 +320,6 @@ def test_events_are_stored_once_and_report_duplicates(device, announce):
 def test_an_event_for_a_door_or_parcel_not_in_this_locker_is_rejected(device, announce, make_locker):
     other = make_locker("s m", serial="SN-OTHER")
     parcel = announce(reserve=False)
-    from parcels.lifecycle import Who
-    from parcels.models import Actor
     from parcels.services import deposit_door_assign, parcel_deposit
 
     deposit_door_assign(parcel_id=parcel.pk, locker=other, who=Who(Actor.COURIER))
@@ -334,8 +341,6 @@ def test_a_parcel_step_closed_behind_another_door_than_the_parcels_is_rejected(d
         parcel = deposited(announce, device)
     else:  # a parcel with its door assigned, not yet deposited
         parcel = announce(reserve=False)
-        from parcels.lifecycle import Who
-        from parcels.models import Actor
         from parcels.services import deposit_door_assign
 
         deposit_door_assign(parcel_id=parcel.pk, locker=device.locker, who=Who(Actor.COURIER))

@@ -130,3 +130,17 @@ def test_a_burst_gets_a_door_for_every_parcel_while_doors_are_free(announce, mak
     assert outcomes == Counter({"Parcel": THREADS})  # no false "full" answer
     held = list(Parcel.objects.exclude(compartment=None).values_list("compartment", flat=True))
     assert len(held) == len(set(held)) == THREADS
+
+
+def test_of_racing_requests_with_one_nonce_exactly_one_is_let_through(locker):
+    from django.utils import timezone
+
+    from lockers.device.auth import _nonce_record
+    from lockers.models import DeviceNonce
+
+    now = timezone.now()
+
+    outcomes = race(lambda i: _nonce_record(locker, "r" * 24, now))
+
+    assert outcomes == Counter({"NoneType": 1, "NonceReused": THREADS - 1})
+    assert DeviceNonce.objects.filter(locker=locker).count() == 1

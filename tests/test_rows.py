@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Model
+from django.utils import timezone
 
-from lockers.models import Compartment, DeviceCredential, Locker
+from lockers.models import Compartment, DeviceCredential, DeviceNonce, Locker
 from lockers_site import rows
 from parcels.models import Parcel, PickupCode
 from tests import parcel_states as states
@@ -88,3 +89,31 @@ def test_an_update_adapts_its_values_by_field_and_touches_only_the_matching_row(
     credential.refresh_from_db()
     assert credential.last_report == report
     assert Locker.objects.get(pk=locker.pk).firmware_version == "9.9"
+
+
+def _nonce(locker: Locker, nonce: str) -> None:
+    rows.insert(DeviceNonce, {"locker": locker.pk, "nonce": nonce, "seen_at": timezone.now()})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_alone_outside_a_transaction_commits_by_itself_and_a_refused_one_leaves_the_connection_usable(
+    locker,
+):
+    with rows.alone():
+        _nonce(locker, "a" * 20)
+    assert connection.get_autocommit()  # no transaction was opened around it
+
+    with pytest.raises(IntegrityError), rows.alone():
+        _nonce(locker, "a" * 20)
+
+    assert list(DeviceNonce.objects.values_list("nonce", flat=True)) == ["a" * 20]
+
+
+def test_a_statement_alone_inside_a_transaction_refused_undoes_only_itself(locker):
+    with transaction.atomic():
+        _nonce(locker, "b" * 20)
+        with pytest.raises(IntegrityError), rows.alone():
+            _nonce(locker, "b" * 20)
+        _nonce(locker, "c" * 20)  # the transaction goes on
+
+    assert sorted(DeviceNonce.objects.values_list("nonce", flat=True)) == ["b" * 20, "c" * 20]

@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
@@ -114,10 +114,11 @@ def credential_for_serial(serial: str) -> DeviceCredential | None:
 def _nonce_record(locker: Locker, nonce: str, now: datetime) -> None:
     """Remember the nonce; its unique (locker, nonce) row refuses a replay, even a racing one.
 
-    Every device request writes one, so the insert is written out (`lockers_site.rows`).
+    Every device request writes one, so the insert is written out (`lockers_site.rows`)
+    and runs alone: one round trip instead of three with its own BEGIN and COMMIT.
     """
     try:
-        with transaction.atomic():
+        with rows.alone():
             rows.insert(DeviceNonce, {"locker": locker.pk, "nonce": nonce, "seen_at": now})
     except IntegrityError as error:
         raise NonceReused() from error
