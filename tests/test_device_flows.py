@@ -443,3 +443,41 @@ def test_the_device_and_carrier_apis_share_one_validation_helper():
     assert lockers.device.views.validated is validated
     assert carriers.api.views.validated is validated
     assert not hasattr(lockers.device.views, "_valid") and not hasattr(carriers.api.views, "_valid")
+
+
+@pytest.mark.parametrize(("report", "error"), [
+    ({"doors": [{"door": "A1", "state": "ajar"}]},
+     {"doors": {"0": {"state": ['"ajar" is not a valid choice: open or closed.']}}}),
+    ({"doors": [{"door": "A1", "state": "open"}, {"door": "X" * 13, "state": "open"}]},
+     {"doors": {"1": {"door": ["Ensure this field has no more than 12 characters."]}}}),
+    ({"doors": [{"state": "open"}]}, {"doors": {"0": {"door": ["A door label is required."]}}}),
+    ({"doors": {"A1": "open"}}, {"doors": ["Expected a list of objects."]}),
+    ({"doors": ["A1"]}, {"doors": ["Expected a list of objects."]}),
+    ({"sensors": [{"zone": ["ambient"], "temperature_c": 4}]},
+     {"sensors": {"0": {"zone": ['"[\'ambient\']" is not a valid choice: ambient, chilled, frozen.']}}}),
+    ({"sensors": [{"zone": "chilled", "temperature_c": 81}]},
+     {"sensors": {"0": {"temperature_c": ["A number from -60 to 80 is required."]}}}),
+    ({"sensors": [{"zone": "chilled", "temperature_c": True}]},
+     {"sensors": {"0": {"temperature_c": ["A number from -60 to 80 is required."]}}}),
+    ({"sensors": [{"zone": "chilled", "temperature_c": "4.5"}]},
+     {"sensors": {"0": {"temperature_c": ["A number from -60 to 80 is required."]}}}),
+])
+def test_a_heartbeat_with_a_bad_door_or_sensor_row_is_refused_naming_the_row_and_records_nothing(device, report,
+                                                                                                 error):
+    answer = device.post("heartbeat", {"firmware_version": "9.9", **report})
+
+    assert answer.status_code == 400
+    assert answer.json()["type"].endswith("/validation_error")
+    assert answer.json()["errors"] == error
+    device.locker.refresh_from_db()
+    assert (device.locker.last_heartbeat_at, device.locker.firmware_version) == (None, "")
+    assert set(Compartment.objects.filter(locker=device.locker).values_list("door_state", flat=True)) == {"unknown"}
+
+
+def test_the_published_schema_describes_a_heartbeats_doors_and_sensors(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    heartbeat = schema["components"]["schemas"]["HeartbeatInRequest"]["properties"]
+    door = heartbeat["doors"]["items"]["properties"]
+    assert door["state"]["enum"] == ["open", "closed"] and door["door"]["maxLength"] == 12
+    assert heartbeat["doors"]["maxItems"] == MAX_COMPARTMENTS_PER_LOCKER
+    assert heartbeat["sensors"]["items"]["properties"]["zone"]["enum"] == ["ambient", "chilled", "frozen"]

@@ -85,8 +85,8 @@ class HeartbeatView(DeviceView):
         data = validated(s.HeartbeatIn, request.data)
         report = HeartbeatIn(
             firmware_version=data["firmware_version"],
-            doors={row["door"]: row["state"] for row in data["doors"]},
-            sensors=[dict(row) for row in data["sensors"]],
+            doors=data["doors"],
+            sensors=data["sensors"],
             last_event_sequence=data["last_event_sequence"],
             bundle_version=data["bundle_version"],
         )
