@@ -161,18 +161,30 @@ async def _send(session: aiohttp.ClientSession, base: str, call: Call, started: 
         return Sample(time.perf_counter() - started, 0, None)
 
 
+def prebuilt(make: Callable[[], Call], count: int) -> list[Call]:
+    """Up to `count` requests built (and signed) before the clock starts, fewer if the fixtures run out.
+
+    A locker signs on its own CPU, not on the server's: built during the run, the
+    signing and JSON encoding took the two cores' time from the server it measures.
+    A run lasts seconds, well inside the 5 minutes a signature's timestamp may be off.
+    """
+    calls = []
+    for _ in range(count):
+        try:
+            calls.append(make())
+        except StopIteration:
+            break
+    return calls
+
+
 async def closed_loop(base: str, make: Callable[[], Call], count: int, concurrency: int) -> tuple[list[Sample], float]:
     samples: list[Sample] = []
-    remaining = iter(range(count))
+    remaining = iter(prebuilt(make, count))
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
 
         async def worker() -> None:
-            for _ in remaining:
-                try:
-                    call = make()
-                except StopIteration:
-                    return
+            for call in remaining:
                 samples.append(await _send(session, base, call, time.perf_counter()))
 
         started = time.perf_counter()
@@ -192,16 +204,13 @@ async def open_loop(base: str, make: Callable[[], Call], rate: float, duration: 
                 samples.append(await _send(session, base, call, scheduled))
 
         tasks = []
+        calls = prebuilt(make, int(rate * duration))
         started = time.perf_counter()
-        for index in range(int(rate * duration)):
+        for index, call in enumerate(calls):
             scheduled = started + index / rate
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            try:
-                call = make()
-            except StopIteration:
-                break
             tasks.append(asyncio.create_task(one(call, scheduled)))
         await asyncio.gather(*tasks)
         return samples, time.perf_counter() - started
