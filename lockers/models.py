@@ -156,6 +156,11 @@ class Locker(models.Model):
     firmware_version = models.CharField(max_length=40, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Kept by the event batches under the locker's row lock, so a heartbeat reads it with
+    # the locker instead of asking for the maximum of its events.
+    last_event_sequence = models.BigIntegerField(
+        null=True, blank=True, editable=False, help_text="The highest sequence of the events stored for this locker."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = LockerQuerySet.as_manager()

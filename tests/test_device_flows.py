@@ -481,3 +481,38 @@ def test_the_published_schema_describes_a_heartbeats_doors_and_sensors(client):
     assert door["state"]["enum"] == ["open", "closed"] and door["door"]["maxLength"] == 12
     assert heartbeat["doors"]["maxItems"] == MAX_COMPARTMENTS_PER_LOCKER
     assert heartbeat["sensors"]["items"]["properties"]["zone"]["enum"] == ["ambient", "chilled", "frozen"]
+
+
+def test_the_highest_stored_sequence_is_answered_to_event_batches_and_heartbeats(device):
+    assert device.post("heartbeat", {}).json()["last_event_sequence"] is None  # nothing stored yet
+
+    late, early = event("door_opened", "A1"), event("door_closed", "A1")
+    late["sequence"], early["sequence"] = 41, 7
+    assert device.post("events", {"events": [late, early]}).json()["last_sequence"] == 41
+    assert device.post("heartbeat", {}).json()["last_event_sequence"] == 41
+
+    # A batch of older events (a locker resending its backlog) and a replayed one lower nothing.
+    older = event("door_opened", "A1")
+    older["sequence"] = 12
+    assert device.post("events", {"events": [older, late]}).json()["last_sequence"] == 41
+    assert device.post("heartbeat", {}).json()["last_event_sequence"] == 41
+
+
+def test_the_migration_fills_each_lockers_highest_sequence_from_its_stored_events(device, make_locker):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from lockers.models import Locker
+
+    other = make_locker("s", serial="SN-QUIET")
+    for sequence in (3, 9, 5):
+        DeviceEvent.objects.create(locker=device.locker, event_id=uuid.uuid4(), sequence=sequence,
+                                   occurred_at=timezone.now(), received_at=timezone.now(), type="door_opened",
+                                   payload={})
+    Locker.objects.update(last_event_sequence=None)
+
+    import_module("lockers.migrations.0006_locker_last_event_sequence").last_sequences_fill(apps, None)
+
+    assert Locker.objects.get(pk=device.locker.pk).last_event_sequence == 9
+    assert Locker.objects.get(pk=other.pk).last_event_sequence is None

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.django_db
 # the code used up, the custody event (plus the credential and the nonce).
 CODE_VALIDATION_QUERIES = 10
 # One transaction (a savepoint here): last seen, changed doors, last report, commands;
-# then the bundle digest and the last event stored (plus the credential and the nonce).
-HEARTBEAT_QUERIES = 12
+# then the bundle digest (plus the credential, with the locker and its last event stored, and the nonce).
+HEARTBEAT_QUERIES = 11
 ANNOUNCE_WITH_RESERVATION_QUERIES = 35
 # Sites near the point, their count, and their doors and free doors in one grouped query.
 SITE_SEARCH_QUERIES = 4

@@ -82,7 +82,7 @@ class DeviceSignatureAuthentication(BaseAuthentication):
 _CREDENTIAL_ROW = (
     rows.Part(DeviceCredential, "c", ("id", "locker_id", "secret_encrypted", "previous_secret_encrypted",
                                       "previous_valid_until", "rotation_requested_at", "revoked_at")),
-    rows.Part(Locker, "l", ("id", "site_id", "serial_number", "status")),
+    rows.Part(Locker, "l", ("id", "site_id", "serial_number", "status", "last_event_sequence")),
     rows.Part(Site, "s", ("id", "time_zone")),
 )
 

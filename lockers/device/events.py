@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from lockers.models import Compartment, DeviceEvent, Locker
@@ -215,12 +215,23 @@ def device_events_record(*, locker: Locker, events: list[EventIn]) -> SyncResult
         raise ValueError(f"At most {MAX_EVENTS_PER_BATCH} events per batch.")
     now = timezone.now()
     with transaction.atomic():
-        list(Locker.objects.select_for_update().filter(pk=locker.pk).values_list("pk", flat=True))
+        (stored_last,) = Locker.objects.select_for_update().filter(pk=locker.pk).values_list(
+            "last_event_sequence", flat=True
+        )
         rows = _store_new(locker, events, now)
         applier = _Applier(locker, rows)
         results = [applier.apply(row) for row in rows]
         applier.write_door_states()
         outcomes = _write_outcomes(locker, rows, results, now)
-    last = DeviceEvent.objects.filter(locker=locker).aggregate(last=Max("sequence"))["last"]
+        last = _last_sequence_keep(locker, stored_last, rows)
     return SyncResult(received=len(events), duplicates=len(events) - len(rows), outcomes=outcomes,
                       last_sequence=last)
+
+
+def _last_sequence_keep(locker: Locker, stored_last: int | None, new: list[DeviceEvent]) -> int | None:
+    """Raise the locker's highest stored sequence to the new events'; returns it. Call under the row lock."""
+    highest = max((row.sequence for row in new), default=None)
+    if highest is None or (stored_last is not None and highest <= stored_last):
+        return stored_last
+    Locker.objects.filter(pk=locker.pk).update(last_event_sequence=highest)
+    return highest

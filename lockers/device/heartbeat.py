@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from lockers.models import Compartment, DeviceCredential, DeviceEvent, Locker, LockerCommand
+from lockers.models import Compartment, DeviceCredential, Locker, LockerCommand
 from lockers.services import locker_record_heartbeat
 from lockers_site import rows
 
@@ -82,20 +82,6 @@ def _report_record(locker: Locker, credential: DeviceCredential, report: Heartbe
     rows.update(DeviceCredential, {"last_report": last_report}, where={"id": credential.pk})
 
 
-_EVENT = rows.Part(DeviceEvent, "e")
-
-
-@functools.cache
-def _last_sequence_sql() -> str:
-    return f"SELECT MAX({_EVENT.col('sequence')}) FROM {_EVENT.table} WHERE {_EVENT.col('locker')} = %s"
-
-
-def _last_event_sequence(locker: Locker) -> int | None:
-    # Written out like the other per-heartbeat reads (`lockers_site.rows`).
-    ((last,),) = rows.execute(_last_sequence_sql(), [locker.pk])
-    return last
-
-
 def device_heartbeat_record(*, locker: Locker, credential: DeviceCredential, report: HeartbeatIn) -> HeartbeatOut:
     """Record that the locker is alive with its firmware, door states and sensor readings.
 
@@ -108,11 +94,10 @@ def device_heartbeat_record(*, locker: Locker, credential: DeviceCredential, rep
         _report_record(locker, credential, report)
         commands = locker_commands_deliver(locker=locker)
     version = bundle_version(locker)
-    stored = _last_event_sequence(locker)
     return HeartbeatOut(
         commands=commands,
         bundle_version=version,
         bundle_changed=version != report.bundle_version,
         rotate_secret=credential.rotation_requested_at is not None,
-        last_event_sequence=stored,
+        last_event_sequence=locker.last_event_sequence,  # kept by the event batches
     )
