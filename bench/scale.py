@@ -247,14 +247,14 @@ class Generator:
         seen = self.now - timedelta(seconds=30)
         count = copy_rows(Locker._meta.db_table, (
             "id", "site_id", "serial_number", "name", "hardware_model", "firmware_version", "status",
-            "last_heartbeat_at", "created_at"),
+            "last_heartbeat_at", "last_report", "created_at"),
             ((locker_id, site_id, f"US-{locker_id:07d}", chr(ord("A") + (locker_id - first) % 3), "OL-60",
-              "3.4.2", Locker.Status.ACTIVE, seen, self.now) for locker_id, site_id in made))
+              "3.4.2", Locker.Status.ACTIVE, seen, "{}", self.now) for locker_id, site_id in made))
         copy_rows(DeviceCredential._meta.db_table, (
             "locker_id", "provisioning_token_hash", "secret_encrypted", "previous_secret_encrypted",
-            "secret_issued_at", "last_report", "created_at"),
+            "secret_issued_at", "created_at"),
             ((locker_id, "", secret_encrypt(locker_id=locker_id, secret=f"scale-secret-{locker_id}"), "",
-              self.now, "{}", self.now) for locker_id, _ in made))
+              self.now, self.now) for locker_id, _ in made))
         self.step("lockers with device credentials", count)
         return made
 

@@ -54,7 +54,7 @@ class DeviceCredentialAdmin(ReadOnlyAdmin):
 
     @admin.display(description="last report")
     def last_report_at(self, obj: DeviceCredential) -> str:
-        return obj.last_report.get("at", "-")
+        return obj.locker.last_report.get("at", "-")
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.issue_view)

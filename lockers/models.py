@@ -161,6 +161,8 @@ class Locker(models.Model):
     last_event_sequence = models.BigIntegerField(
         null=True, blank=True, editable=False, help_text="The highest sequence of the events stored for this locker."
     )
+    # Written with the last-seen time, by the same statement of every heartbeat.
+    last_report = models.JSONField(default=dict, blank=True, help_text="The last heartbeat's sensors and doors.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = LockerQuerySet.as_manager()
@@ -270,7 +272,6 @@ class DeviceCredential(models.Model):
     secret_issued_at = models.DateTimeField(null=True, blank=True)
     rotation_requested_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    last_report = models.JSONField(default=dict, blank=True, help_text="The last heartbeat's sensors and doors.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

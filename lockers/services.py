@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -122,9 +123,12 @@ def compartments_set_condition(*, compartment_ids: list[int], condition: str) ->
     return Compartment.objects.filter(pk__in=compartment_ids).exclude(condition=condition).update(condition=condition)
 
 
-def locker_record_heartbeat(*, locker: Locker, firmware_version: str | None = None) -> None:
-    """Mark a locker as seen now (its online state is derived from this time)."""
+def locker_record_heartbeat(*, locker: Locker, firmware_version: str | None = None,
+                            report: dict[str, Any] | None = None) -> None:
+    """Mark a locker as seen now (its online state is derived from this time), with what it reported."""
     fields: dict[str, object] = {"last_heartbeat_at": timezone.now()}
     if firmware_version:
         fields["firmware_version"] = firmware_version
+    if report is not None:
+        fields["last_report"] = report
     rows.update(Locker, fields, where={"id": locker.pk})  # every heartbeat: prepared, not compiled

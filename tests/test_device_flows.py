@@ -209,9 +209,9 @@ def test_a_heartbeat_records_door_states_and_sensors_and_delivers_commands(devic
     assert answer["commands"][0]["door"] == door.label
     door.refresh_from_db()
     assert door.door_state == "open"
-    assert device.locker.device_credential.__class__.objects.get(locker=device.locker).last_report["sensors"] == [
-        {"zone": "chilled", "temperature_c": 4.5}
-    ]
+    device.locker.refresh_from_db()
+    assert device.locker.last_report["sensors"] == [{"zone": "chilled", "temperature_c": 4.5}]
+    assert device.locker.last_report["doors_open"] == [door.label]
     command.refresh_from_db()
     assert command.state == LockerCommand.State.SENT
 
@@ -516,3 +516,31 @@ def test_the_migration_fills_each_lockers_highest_sequence_from_its_stored_event
 
     assert Locker.objects.get(pk=device.locker.pk).last_event_sequence == 9
     assert Locker.objects.get(pk=other.pk).last_event_sequence is None
+
+
+def test_the_migration_moves_each_credentials_last_report_to_its_locker(transactional_db):
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("lockers", "0006_locker_last_event_sequence")], [("lockers", "0007_last_report_on_locker")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        site = old.get_model("lockers", "Site").objects.create(
+            code="mig", name="Migration Site", address_line="1 Way", city="Minneapolis", postal_code="55401",
+            latitude="44.97", longitude="-93.27")
+        lockers = old.get_model("lockers", "Locker").objects
+        reporting, quiet = (lockers.create(site=site, serial_number=serial, name=name)
+                            for serial, name in (("SN-MIG", "A"), ("SN-NONE", "B")))
+        old.get_model("lockers", "DeviceCredential").objects.create(locker=reporting, last_report={"at": "2026-11-24"})
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        moved = executor.loader.project_state(after).apps.get_model("lockers", "Locker").objects
+
+        assert moved.get(pk=reporting.pk).last_report == {"at": "2026-11-24"}
+        assert moved.get(pk=quiet.pk).last_report == {}
+    finally:
+        call_command("migrate", verbosity=0)  # the schema the other tests expect

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.django_db
 # One transaction: the keypad guard's locking read, the code with its parcels and doors,
 # the code used up, the custody event (plus the credential and the nonce).
 CODE_VALIDATION_QUERIES = 10
-# One transaction (a savepoint here): last seen, changed doors, last report, commands;
+# One transaction (a savepoint here): last seen with the report, changed doors, commands;
 # then the bundle digest (plus the credential, with the locker and its last event stored, and the nonce).
-HEARTBEAT_QUERIES = 11
+HEARTBEAT_QUERIES = 10
 ANNOUNCE_WITH_RESERVATION_QUERIES = 35
 # Sites near the point, their count, and their doors and free doors in one grouped query.
 SITE_SEARCH_QUERIES = 4

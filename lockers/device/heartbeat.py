@@ -68,10 +68,8 @@ def _doors_record(locker: Locker, doors: dict[str, str], opened: list[str]) -> N
     rows.write(_doors_sql(len(doors), len(opened)), params, prepare=False)  # its text varies with the doors
 
 
-def _report_record(locker: Locker, credential: DeviceCredential, report: HeartbeatIn) -> None:
+def _report_record(locker: Locker, report: HeartbeatIn) -> None:
     opened = sorted(label for label, state in report.doors.items() if state == Compartment.DoorState.OPEN)
-    locker_record_heartbeat(locker=locker, firmware_version=report.firmware_version or None)
-    _doors_record(locker, report.doors, opened)
     last_report = {
         "at": timezone.now().isoformat(),
         "firmware_version": report.firmware_version,
@@ -79,7 +77,8 @@ def _report_record(locker: Locker, credential: DeviceCredential, report: Heartbe
         "doors_open": opened,
         "last_event_sequence": report.last_event_sequence,
     }
-    rows.update(DeviceCredential, {"last_report": last_report}, where={"id": credential.pk})
+    locker_record_heartbeat(locker=locker, firmware_version=report.firmware_version or None, report=last_report)
+    _doors_record(locker, report.doors, opened)
 
 
 def device_heartbeat_record(*, locker: Locker, credential: DeviceCredential, report: HeartbeatIn) -> HeartbeatOut:
@@ -91,7 +90,7 @@ def device_heartbeat_record(*, locker: Locker, credential: DeviceCredential, rep
     One transaction, so a heartbeat costs one commit.
     """
     with transaction.atomic():
-        _report_record(locker, credential, report)
+        _report_record(locker, report)
         commands = locker_commands_deliver(locker=locker)
     version = bundle_version(locker)
     return HeartbeatOut(
