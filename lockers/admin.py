@@ -22,7 +22,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from lockers_site.admin_filters import site_city_filter
-from lockers_site.admin_lists import PlainActionCheckbox
+from lockers_site.admin_lists import LeanChangeList, LeanRows
 from lockers_site.paging import EstimatedCountPaginator
 
 from .models import Compartment, Locker, Site, SizeClass
@@ -30,7 +30,7 @@ from .selectors import Availability, availability_of_lockers, availability_of_si
 from .services import LayoutError, compartments_set_condition, locker_lay_out
 
 
-class AvailabilityChangeList(ChangeList):
+class AvailabilityChangeList(LeanChangeList):
     """Attaches an `Availability` to every row of the page with one grouped read."""
 
     def get_results(self, request: HttpRequest) -> None:
@@ -42,7 +42,7 @@ class AvailabilityChangeList(ChangeList):
             row.availability = by_id.get(row.pk, Availability())
 
 
-class AvailabilityColumnsMixin:
+class AvailabilityColumnsMixin(LeanRows):
     """List columns "doors", "free" and "free by size" for a site or locker admin."""
 
     availability_of: Callable[[list[int]], dict[int, Availability]]
@@ -103,7 +103,7 @@ class LockerInline(admin.TabularInline):
 
 
 @admin.register(Site)
-class SiteAdmin(PlainActionCheckbox, AvailabilityColumnsMixin, admin.ModelAdmin):
+class SiteAdmin(AvailabilityColumnsMixin, admin.ModelAdmin):
     list_display = ["name", "code", "kind", "status", "city", "doors", "free", "free_by_size", "map_link"]
     list_filter = ["city", "status", "kind", "always_open"]
     search_fields = ["name", "code", "address_line", "city", "postal_code"]
@@ -171,7 +171,7 @@ class LayoutForm(forms.Form):
 
 
 @admin.register(Locker)
-class LockerAdmin(PlainActionCheckbox, AvailabilityColumnsMixin, admin.ModelAdmin):
+class LockerAdmin(AvailabilityColumnsMixin, admin.ModelAdmin):
     list_display = [
         "serial_number",
         "name",
@@ -256,7 +256,7 @@ def _condition_action(condition: Compartment.Condition, description: str) -> Cal
 
 
 @admin.register(Compartment)
-class CompartmentAdmin(PlainActionCheckbox, admin.ModelAdmin):
+class CompartmentAdmin(LeanRows, admin.ModelAdmin):
     list_display = [
         "label",
         "locker",

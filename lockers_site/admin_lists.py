@@ -1,22 +1,51 @@
 """Admin change lists that stay cheap per row.
 
-Django renders the row's action checkbox through a form widget and three widget
-templates: about a third of the time a 100-row change list spends rendering its rows
-(measured on the compartments and parcels lists). The HTML is fixed, so it is written
-here directly, attribute for attribute what the widget would write.
+Django draws each row of a change list through generic helpers; two of them cost far
+more than the HTML they produce, and both are replaced here by the same HTML written
+directly:
+
+- the action checkbox goes through a form widget and three widget templates: about a
+  third of the time a 100-row list spends drawing its rows (measured on the
+  compartments and parcels lists);
+- on a filtered list, each row's link keeps the filters (`?_changelist_filters=...`)
+  through `add_preserved_filters`, which resolves the row's URL against the whole URL
+  configuration only to learn it is not the change list itself: a fifth of the CPU of
+  the parcels list filtered by status.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Model
+from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 
-class PlainActionCheckbox:
-    """A ModelAdmin mixin: the action checkbox as one `format_html`, not a widget render."""
+class LeanChangeList(ChangeList):
+    """Row links carry the list's filters without a URL resolution per row."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # `preserved_filters` is read only by the row drawing, which resolves every row's
+        # URL when it is set; the filters go into the rows' URLs here instead, once
+        # encoded, so that it finds nothing to do.
+        self.row_filters, self.preserved_filters = self.preserved_filters, ""
+
+    def url_for_result(self, result: Model) -> str:
+        url = super().url_for_result(result)
+        return f"{url}?{self.row_filters}" if self.row_filters else url
+
+
+class LeanRows:
+    """A ModelAdmin mixin: `LeanChangeList`, and the action checkbox as one `format_html`."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return LeanChangeList
 
     def action_checkbox(self, obj: Model) -> SafeString:
         label = format_html(_("Select this object for an action - {}"), str(obj))

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from lockers_site.admin_filters import ParcelEventTypeFilter, site_city_filter
-from lockers_site.admin_lists import PlainActionCheckbox
+from lockers_site.admin_lists import LeanRows
 from lockers_site.paging import EstimatedCountPaginator
 
 from .errors import ParcelError
@@ -51,7 +51,7 @@ def _apply_to_each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset:
 
 
 @admin.register(Parcel)
-class ParcelAdmin(PlainActionCheckbox, admin.ModelAdmin):
+class ParcelAdmin(LeanRows, admin.ModelAdmin):
     list_display = [
         "tracking_number", "partner", "kind", "status", "status_reason", "site", "compartment_label",
         "pickup_deadline", "updated_at",
@@ -90,7 +90,7 @@ class ParcelAdmin(PlainActionCheckbox, admin.ModelAdmin):
 
 
 @admin.register(ParcelEvent)
-class ParcelEventAdmin(PlainActionCheckbox, admin.ModelAdmin):
+class ParcelEventAdmin(LeanRows, admin.ModelAdmin):
     list_display = ["occurred_at", "parcel", "type", "from_status", "to_status", "reason", "actor", "site"]
     list_filter = [ParcelEventTypeFilter, "actor", "reason"]
     search_fields = ["parcel__tracking_number", "actor_label"]

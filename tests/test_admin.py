@@ -168,6 +168,20 @@ def test_list_rows_carry_the_same_action_checkbox_as_djangos_widget(console: Cli
     assert admin.site._registry[Site].action_checkbox(site) == stock.action_checkbox(site)
 
 
+def test_rows_of_a_filtered_list_link_to_their_change_page_keeping_the_filters(console: Client) -> None:
+    make_parcel_rows(1)
+    parcel = Parcel.objects.get()
+    change = reverse("admin:parcels_parcel_change", args=[parcel.pk])
+    url = reverse("admin:parcels_parcel_changelist")
+
+    filtered = console.get(f"{url}?kind__exact=delivery&status__exact=ready_for_pickup").content.decode()
+    unfiltered = console.get(url).content.decode()
+
+    kept = "_changelist_filters=kind__exact%3Ddelivery%26status__exact%3Dready_for_pickup"
+    assert f'<a href="{change}?{kept}">' in filtered
+    assert f'<a href="{change}">' in unfiltered
+
+
 def test_the_index_shows_network_totals(console: Client) -> None:
     CompartmentFactory.create_batch(3, size_class=SizeClassFactory(code="S"), locker=LockerFactory())
 
