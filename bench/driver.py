@@ -29,6 +29,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.cpu import ServerCpu
 from lockers.device import signing
 from lockers.simulator import API_PREFIX
 
@@ -239,9 +240,17 @@ def summarise(name: str, samples: list[Sample], elapsed: float, expected: set[in
     }
 
 
+def _cpu_per_request(spent: tuple[float, float] | None, requests: int) -> dict[str, float | None]:
+    if spent is None or not requests:
+        return {"worker_cpu_ms": None, "db_cpu_ms": None}
+    workers, database = spent
+    return {"worker_cpu_ms": round(workers / requests, 3), "db_cpu_ms": round(database / requests, 3)}
+
+
 async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     factories = Factories(plan)
     base = plan["base_url"]
+    cpu = ServerCpu(plan.get("server_pid"), plan.get("database", ""))
     results = []
     for run in runs:
         path = run["path"]
@@ -250,6 +259,7 @@ async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict
         if rate == "auto":  # 70% of the saturation rate measured for this path earlier in the run
             saturated = next(r for r in results if r["name"] == run["saturation_of"])
             rate = max(1.0, saturated["rps"] * run.get("fraction", 0.7))
+        before = cpu.snapshot()
         if rate:
             duration = run["duration"]
             if run.get("consumes"):  # do not schedule more requests than fixtures are left
@@ -259,6 +269,7 @@ async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict
             samples, elapsed = await closed_loop(base, make, run["count"], run["concurrency"])
         result = summarise(run["name"], samples, elapsed, set(run.get("expected", [200, 201])))
         result |= {"path": path, "concurrency": run.get("concurrency"), "target_rate": rate}
+        result |= _cpu_per_request(cpu.since(before), len(samples))
         results.append(result)
         print(json.dumps(result), flush=True)
     return results

@@ -210,10 +210,11 @@ class Bench:
         machine = self.machine()
         plan = self.prepare()
         runs = FAST_RUNS + (scale_pages(plan) if self.scale else [])
-        plan |= {"base_url": f"http://127.0.0.1:{self.port}", "runs": runs}
+        server = self.server_start()
+        plan |= {"base_url": f"http://127.0.0.1:{self.port}", "runs": runs, "server_pid": server.pid,
+                 "database": self.database}
         plan_file, results_file = self.workdir / "plan.json", self.workdir / "results.json"
         plan_file.write_text(json.dumps(plan))
-        server = self.server_start()
         sampler = RssSampler(server.pid)
         thread = threading.Thread(target=sampler.run, daemon=True)
         thread.start()
@@ -241,19 +242,35 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _server_cpu_ms(result: dict[str, Any]) -> float | None:
+    if result.get("worker_cpu_ms") is None:
+        return None
+    return round(result["worker_cpu_ms"] + result["db_cpu_ms"], 3)
+
+
+def _cpu_ratio(bare: dict[str, Any], result: dict[str, Any]) -> float | None:
+    """The bare view's server CPU per request over the path's: its throughput share on cores of its own."""
+    bare_ms, path_ms = _server_cpu_ms(bare), _server_cpu_ms(result)
+    if result["path"] == "page" or result.get("target_rate") or not bare_ms or not path_ms:
+        return None
+    return round(bare_ms / path_ms, 3)
+
+
 def report(outcome: dict[str, Any]) -> list[str]:
     """The table and the one-line summaries, with the issue's targets checked."""
     results = outcome["results"]
     lines = [f"machine: {outcome['machine']}; server: {outcome['server']}"]
     bare = next(r for r in results if r["path"] == "bare")
     lines += [f"{'path':<30} {'req':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'err %':>6} "
-             f"{'x bare':>7} {'queries':>8}"]
+             f"{'x bare':>7} {'queries':>8} {'cpu ms':>7} {'db ms':>6} {'cpu x bare':>10}"]
     for r in results:
         ratio = r["rps"] / bare["rps"] if r["path"] != "page" and not r.get("target_rate") else None
         r["ratio_to_bare"] = round(ratio, 3) if ratio is not None else None
+        r["cpu_ratio_to_bare"] = _cpu_ratio(bare, r)
         lines.append(f"{r['name']:<30} {r['requests']:>6} {r['rps']:>8} {r['p50_ms']:>8} {r['p95_ms']:>8} "
                      f"{r['p99_ms']:>8} {r['error_rate'] * 100:>6.2f} {_fmt(r['ratio_to_bare']):>7} "
-                     f"{_fmt(r['queries_median']):>8}")
+                     f"{_fmt(r['queries_median']):>8} {_fmt(r.get('worker_cpu_ms')):>7} "
+                     f"{_fmt(r.get('db_cpu_ms')):>6} {_fmt(r['cpu_ratio_to_bare']):>10}")
     lines.append("")
     for r in results:
         verdicts = []
@@ -266,7 +283,9 @@ def report(outcome: dict[str, Any]) -> list[str]:
         verdicts.append("no errors" if not r["errors"] else f"{r['errors']} ERRORS {r['statuses']}")
         lines.append(f"SUMMARY {r['name']}: {r['rps']} req/s, p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, "
                      f"p99 {r['p99_ms']} ms, errors {r['error_rate'] * 100:.2f}%, "
-                     f"x bare {_fmt(r['ratio_to_bare'])}, queries {_fmt(r['queries_median'])}; {', '.join(verdicts)}")
+                     f"x bare {_fmt(r['ratio_to_bare'])}, queries {_fmt(r['queries_median'])}, "
+                     f"server CPU {_fmt(_server_cpu_ms(r))} ms a request (x bare {_fmt(r['cpu_ratio_to_bare'])}); "
+                     f"{', '.join(verdicts)}")
     burst = outcome["burst"]
     statuses = next(r for r in results if r["path"] == "burst")["statuses"]
     fair = (burst["doors_held_twice"] == 0 and burst["reserved"] == min(64, burst["doors"])

@@ -1,0 +1,78 @@
+"""CPU time spent by the server's own processes, read from /proc (Linux): the gunicorn
+workers and the PostgreSQL backends connected to the bench database.
+
+The machine is shared: other work changes how many requests a second anything gets,
+but much less the CPU one request costs. So each run also reports the server's CPU
+milliseconds per request, and the ratio of the bare view's to a path's is the share
+of the bare view's throughput the path would reach on cores of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROC = Path("/proc")
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_ms(pid: int) -> float:
+    """User plus system CPU of one process, in milliseconds; 0 once it has gone."""
+    try:
+        fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / TICKS_PER_SECOND  # utime, stime
+
+
+def _children(parent: int) -> list[int]:
+    pids = []
+    for entry in PROC.glob("[0-9]*/stat"):
+        try:
+            if int(entry.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(entry.parent.name))
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+    return pids
+
+
+def _backends(database: str) -> list[int]:
+    """PostgreSQL backends serving `database` (their title: "postgres: [cluster:] user database host ...")."""
+    pids = []
+    for entry in PROC.glob("[0-9]*/cmdline"):
+        try:
+            title = entry.read_bytes().replace(b"\0", b" ").decode(errors="replace").split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if not title or title[0] != "postgres:":
+            continue
+        names = title[2:] if len(title) > 1 and title[1].endswith(":") else title[1:]  # past the cluster name
+        if len(names) > 1 and names[1] == database:
+            pids.append(int(entry.parent.name))
+    return pids
+
+
+class ServerCpu:
+    """Snapshots of the server's CPU; `since(snapshot)` gives (workers ms, database ms) spent since."""
+
+    def __init__(self, server_pid: int | None, database: str) -> None:
+        self.server_pid = server_pid
+        self.database = database
+
+    @property
+    def available(self) -> bool:
+        return self.server_pid is not None and PROC.is_dir()
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        if not self.available:
+            return {"workers": {}, "database": {}}
+        return {"workers": {pid: _cpu_ms(pid) for pid in _children(self.server_pid)},
+                "database": {pid: _cpu_ms(pid) for pid in _backends(self.database)}}
+
+    def since(self, before: dict[str, dict[int, float]]) -> tuple[float, float] | None:
+        if not self.available:
+            return None
+        now = self.snapshot()
+        # A process that appeared during the run counts from zero; one that ended is lost (rare).
+        return tuple(sum(ms - before[kind].get(pid, 0.0) for pid, ms in now[kind].items())
+                     for kind in ("workers", "database"))

@@ -1,0 +1,44 @@
+"""The bench's CPU accounting (bench/cpu.py): it counts the server's workers and its database's backends."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from bench.cpu import ServerCpu
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+
+BUSY_THEN_IDLE = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(5)"
+
+
+def test_a_child_process_cpu_counts_as_the_servers_workers():
+    cpu = ServerCpu(os.getpid(), "no_such_database")
+    before = cpu.snapshot()
+    worker = subprocess.Popen([sys.executable, "-c", BUSY_THEN_IDLE])
+    try:
+        time.sleep(1.0)
+        workers_ms, database_ms = cpu.since(before)
+    finally:
+        worker.kill()
+        worker.wait()
+    assert 250 <= workers_ms < 1000
+    assert database_ms == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_backend_serving_the_database_counts_as_the_databases():
+    cpu = ServerCpu(os.getpid(), connection.settings_dict["NAME"])
+    before = cpu.snapshot()
+    assert before["database"], "this test's own backend serves its database"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM generate_series(1, 3000000)")
+    _, database_ms = cpu.since(before)
+    assert database_ms > 50
