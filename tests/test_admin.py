@@ -131,6 +131,24 @@ def test_a_list_page_costs_as_many_queries_for_50_rows_as_for_1(
     assert len(console.get(url).context["cl"].result_list) == 50
 
 
+@pytest.mark.parametrize(
+    ("model", "make_rows"),
+    [
+        ("lockers_site", make_site_rows),
+        ("lockers_locker", make_locker_rows),
+        ("lockers_compartment", make_compartment_rows),
+        ("parcels_parcel", make_parcel_rows),
+    ],
+)
+def test_a_big_list_shows_50_rows_a_page(console: Client, model: str, make_rows: Callable[[int], None]) -> None:
+    make_rows(51)
+    url = reverse(f"admin:{model}_changelist")
+
+    first, second = console.get(url).context["cl"], console.get(f"{url}?p=2").context["cl"]
+
+    assert (len(first.result_list), len(second.result_list)) == (50, 1)
+
+
 def test_change_pages_cost_as_many_queries_for_30_inline_rows_as_for_1(console: Client) -> None:
     locker = LockerFactory()
     CompartmentFactory(locker=locker)
