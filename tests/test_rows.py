@@ -113,3 +113,10 @@ def test_a_statement_alone_inside_a_transaction_refused_undoes_only_itself(locke
         _nonce(locker, "c" * 20)  # the transaction goes on
 
     assert sorted(DeviceNonce.objects.values_list("nonce", flat=True)) == ["b" * 20, "c" * 20]
+
+
+@pytest.mark.postgres
+def test_postgresql_connections_do_not_jit_compile_queries():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
