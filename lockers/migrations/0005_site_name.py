@@ -2,15 +2,19 @@
 
 from django.db import migrations, models
 
+from lockers_site.migration_ops import AddIndexOnline
+
 
 class Migration(migrations.Migration):
+    # Indexes on live tables are built concurrently on PostgreSQL, outside a transaction.
+    atomic = False
 
     dependencies = [
         ('lockers', '0004_nonce_purge_schedule'),
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='site',
             index=models.Index(fields=['name'], name='site_name'),
         ),

@@ -2,8 +2,12 @@
 
 from django.db import migrations, models
 
+from lockers_site.migration_ops import AddIndexOnline
+
 
 class Migration(migrations.Migration):
+    # Indexes on live tables are built concurrently on PostgreSQL, outside a transaction.
+    atomic = False
 
     dependencies = [
         ('carriers', '0004_idempotency_body_as_text'),
@@ -12,11 +16,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='parcel',
             index=models.Index(fields=['created_at'], name='parcel_created'),
         ),
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='parcel',
             index=models.Index(condition=models.Q(('status__in', ['reserved', 'ready_for_pickup', 'expired', 'dropped_off', 'announced', 'return_announced'])), fields=['partner', 'status', 'id'], name='parcel_partner_active'),
         ),

@@ -2,8 +2,12 @@
 
 from django.db import migrations, models
 
+from lockers_site.migration_ops import AddIndexOnline
+
 
 class Migration(migrations.Migration):
+    # Indexes on live tables are built concurrently on PostgreSQL, outside a transaction.
+    atomic = False
 
     dependencies = [
         ('carriers', '0004_idempotency_body_as_text'),
@@ -12,7 +16,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='parcel',
             index=models.Index(condition=models.Q(('kind', 'click_and_collect')), fields=['site', 'partner', 'picked_up_at'], name='parcel_store_orders'),
         ),
