@@ -53,9 +53,14 @@ def _backends(database: str) -> list[int]:
 
 
 class ServerCpu:
-    """Snapshots of the server's CPU; `since(snapshot)` gives (workers ms, database ms) spent since."""
+    """Snapshots of the server's CPU; `since(snapshot)` gives (workers ms, database ms) spent since.
 
-    def __init__(self, server_pid: int | None, database: str) -> None:
+    `database` None leaves the database out (its figure None): a backend that exits
+    during a run, as one per request does without persistent connections, takes its
+    CPU with it.
+    """
+
+    def __init__(self, server_pid: int | None, database: str | None) -> None:
         self.server_pid = server_pid
         self.database = database
 
@@ -66,13 +71,16 @@ class ServerCpu:
     def snapshot(self) -> dict[str, dict[int, float]]:
         if not self.available:
             return {"workers": {}, "database": {}}
+        backends = _backends(self.database) if self.database else []
         return {"workers": {pid: _cpu_ms(pid) for pid in _children(self.server_pid)},
-                "database": {pid: _cpu_ms(pid) for pid in _backends(self.database)}}
+                "database": {pid: _cpu_ms(pid) for pid in backends}}
 
-    def since(self, before: dict[str, dict[int, float]]) -> tuple[float, float] | None:
+    def since(self, before: dict[str, dict[int, float]]) -> tuple[float, float | None] | None:
         if not self.available:
             return None
         now = self.snapshot()
-        # A process that appeared during the run counts from zero; one that ended is lost (rare).
-        return tuple(sum(ms - before[kind].get(pid, 0.0) for pid, ms in now[kind].items())
-                     for kind in ("workers", "database"))
+        # A process that appeared during the run counts from zero; one that ended is lost
+        # (rare with persistent connections and gunicorn's long-lived workers).
+        workers, database = (sum(ms - before[kind].get(pid, 0.0) for pid, ms in now[kind].items())
+                             for kind in ("workers", "database"))
+        return workers, database if self.database else None

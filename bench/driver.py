@@ -240,17 +240,18 @@ def summarise(name: str, samples: list[Sample], elapsed: float, expected: set[in
     }
 
 
-def _cpu_per_request(spent: tuple[float, float] | None, requests: int) -> dict[str, float | None]:
+def _cpu_per_request(spent: tuple[float, float | None] | None, requests: int) -> dict[str, float | None]:
     if spent is None or not requests:
         return {"worker_cpu_ms": None, "db_cpu_ms": None}
     workers, database = spent
-    return {"worker_cpu_ms": round(workers / requests, 3), "db_cpu_ms": round(database / requests, 3)}
+    return {"worker_cpu_ms": round(workers / requests, 3),
+            "db_cpu_ms": round(database / requests, 3) if database is not None else None}
 
 
 async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     factories = Factories(plan)
     base = plan["base_url"]
-    cpu = ServerCpu(plan.get("server_pid"), plan.get("database", ""))
+    cpu = ServerCpu(plan.get("server_pid"), plan.get("database"))
     results = []
     for run in runs:
         path = run["path"]

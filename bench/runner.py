@@ -211,8 +211,11 @@ class Bench:
         plan = self.prepare()
         runs = FAST_RUNS + (scale_pages(plan) if self.scale else [])
         server = self.server_start()
+        # Without persistent connections each request's backend exits before it can be read:
+        # the database's CPU is then not reported rather than under-reported.
+        measured_database = self.database if self.conn_max_age != 0 else None
         plan |= {"base_url": f"http://127.0.0.1:{self.port}", "runs": runs, "server_pid": server.pid,
-                 "database": self.database}
+                 "database": measured_database}
         plan_file, results_file = self.workdir / "plan.json", self.workdir / "results.json"
         plan_file.write_text(json.dumps(plan))
         sampler = RssSampler(server.pid)
@@ -243,7 +246,7 @@ def _fmt(value: Any) -> str:
 
 
 def _server_cpu_ms(result: dict[str, Any]) -> float | None:
-    if result.get("worker_cpu_ms") is None:
+    if result.get("worker_cpu_ms") is None or result.get("db_cpu_ms") is None:
         return None
     return round(result["worker_cpu_ms"] + result["db_cpu_ms"], 3)
 

@@ -42,3 +42,8 @@ def test_the_backend_serving_the_database_counts_as_the_databases():
         cursor.execute("SELECT count(*) FROM generate_series(1, 3000000)")
     _, database_ms = cpu.since(before)
     assert database_ms > 50
+
+
+def test_without_a_database_to_watch_its_cpu_is_not_reported():
+    cpu = ServerCpu(os.getpid(), None)
+    assert cpu.since(cpu.snapshot())[1] is None
