@@ -188,10 +188,16 @@ class LockerAdmin(AvailabilityColumnsMixin, admin.ModelAdmin):
     list_filter = [OnlineFilter, "status", "site__city", "site__kind", "hardware_model"]
     search_fields = ["serial_number", "name", "site__name", "site__code"]
     autocomplete_fields = ["site"]
-    readonly_fields = ["firmware_version", "last_heartbeat_at", "created_at", "lay_out_link"]
+    readonly_fields = ["firmware_version", "last_heartbeat_at", "last_report", "last_event_sequence", "created_at",
+                       "lay_out_link"]
     fields = ["site", "name", "serial_number", "hardware_model", "status", *readonly_fields]
     inlines = [CompartmentInline]
     actions = ["lay_out_compartments"]
+
+    def save_model(self, request: HttpRequest, obj: Locker, form: forms.ModelForm, change: bool) -> None:
+        # Heartbeats and event batches write the last-seen time, the report and the last
+        # event sequence while the form is open; a full save would put back what it loaded.
+        obj.save(update_fields=form.changed_data if change else None)
 
     @staticmethod
     def availability_of(ids: list[int]) -> dict[int, Availability]:

@@ -135,11 +135,14 @@ elif env_bool("DB_PREPARED_STATEMENTS", True):
     # cannot use the partial indexes the list pages rely on. Off behind a pooler in
     # transaction mode, which cannot keep a connection's prepared statements.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True})
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_JIT_OFF", True):
     # No JIT compiling: our queries are short index look-ups, and the grouped availability
     # query of a site search over 170 sites or more crossed jit_above_cost, paying 14 ms
-    # of compiling for 48 ms of work (docs/performance.md).
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    # of compiling for 48 ms of work (docs/performance.md). Added to the options the
+    # DATABASE_URL may carry. PgBouncer refuses this startup parameter: set DB_JIT_OFF=0
+    # there and `ALTER DATABASE ... SET jit = off` on the server instead.
+    database_options = DATABASES["default"].setdefault("OPTIONS", {})
+    database_options["options"] = " ".join(filter(None, [database_options.get("options"), "-c jit=off"]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

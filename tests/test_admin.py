@@ -327,3 +327,22 @@ def test_changing_a_credential_with_a_new_pin_replaces_the_hash(console: Client)
     assert credential.courier_name == "Dana W."
     assert courier_pin_matches(credential=credential, pin="777123")
     assert not courier_pin_matches(credential=credential, pin="482913")
+
+
+def test_saving_a_locker_keeps_what_the_device_wrote_while_the_form_was_open(console: Client) -> None:
+    locker = LockerFactory(name="A")
+    url = reverse("admin:lockers_locker_change", args=[locker.pk])
+    form = console.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in ("site", "name", "serial_number", "hardware_model", "status")}
+    # A heartbeat and an event batch land while the operator edits the name.
+    Locker.objects.filter(pk=locker.pk).update(last_event_sequence=50, last_report={"doors_open": ["A1"]},
+                                               last_heartbeat_at=timezone.now())
+    inline = {"compartments-TOTAL_FORMS": "0", "compartments-INITIAL_FORMS": "0"}
+
+    response = console.post(url, {**data, **inline, "name": "B"})
+
+    assert response.status_code == 302
+    saved = Locker.objects.get(pk=locker.pk)
+    assert (saved.name, saved.last_event_sequence, saved.last_report) == ("B", 50, {"doors_open": ["A1"]})
+    assert saved.last_heartbeat_at is not None
+    assert "doors_open" in console.get(url).content.decode()  # the report is shown to the operator

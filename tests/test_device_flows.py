@@ -451,6 +451,10 @@ def test_the_device_and_carrier_apis_share_one_validation_helper():
     ({"doors": [{"door": "A1", "state": "open"}, {"door": "X" * 13, "state": "open"}]},
      {"doors": {"1": {"door": ["Ensure this field has no more than 12 characters."]}}}),
     ({"doors": [{"state": "open"}]}, {"doors": {"0": {"door": ["A door label is required."]}}}),
+    ({"doors": [{"door": "A\u0000", "state": "open"}]},
+     {"doors": {"0": {"door": ["A door label is printable text."]}}}),
+    ({"doors": [{"door": "A\ud800", "state": "closed"}]},
+     {"doors": {"0": {"door": ["A door label is printable text."]}}}),
     ({"doors": {"A1": "open"}}, {"doors": ["Expected a list of objects."]}),
     ({"doors": ["A1"]}, {"doors": ["Expected a list of objects."]}),
     ({"sensors": [{"zone": ["ambient"], "temperature_c": 4}]},
@@ -542,5 +546,10 @@ def test_the_migration_moves_each_credentials_last_report_to_its_locker(transact
 
         assert moved.get(pk=reporting.pk).last_report == {"at": "2026-11-24"}
         assert moved.get(pk=quiet.pk).last_report == {}
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(before)  # and back: the report returns to the credential
+        credentials = executor.loader.project_state(before).apps.get_model("lockers", "DeviceCredential").objects
+        assert credentials.get(locker_id=reporting.pk).last_report == {"at": "2026-11-24"}
     finally:
         call_command("migrate", verbosity=0)  # the schema the other tests expect

@@ -31,3 +31,19 @@ def test_production_refuses_to_start_without(missing):
     result = load_settings({k: v for k, v in PRODUCTION.items() if k != missing})
     assert result.returncode != 0
     assert f"{missing} must be set" in result.stderr
+
+
+def _database_options(env: dict[str, str]) -> str:
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_JIT_OFF", "DJANGO_SETTINGS_MODULE")}
+    result = subprocess.run(
+        [sys.executable, "-c", "import lockers_site.settings as s; print(s.DATABASES['default']['OPTIONS'])"],
+        env={**clean, **env}, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_postgresql_connections_turn_jit_off_keeping_the_urls_own_options_unless_told_not_to():
+    url = "postgres://u@db.example:5432/lockers?options=-c%20search_path%3Dlockers"
+    assert "'options': '-c search_path=lockers -c jit=off'" in _database_options({"DATABASE_URL": url})
+    assert "jit" not in _database_options({"DATABASE_URL": url, "DB_JIT_OFF": "0"})  # behind PgBouncer

@@ -28,7 +28,7 @@ SENSOR_ZONES = frozenset(Compartment.TemperatureZone.values)
 
 
 def _row_errors(index: int, errors: dict[str, str]) -> serializers.ValidationError:
-    # The shape of a nested list serializer's errors: one entry per row, the bad one filled in.
+    # The first bad row's errors under its index: the locker learns which row and field to fix.
     return serializers.ValidationError({index: {name: [message] for name, message in errors.items()}})
 
 
@@ -44,6 +44,8 @@ def _door_row_errors(door: Any, state: Any) -> dict[str, str]:
     errors = {}
     if not isinstance(door, str) or not door:
         errors["door"] = "A door label is required."
+    elif not door.isprintable():  # a NUL or a lone surrogate cannot be stored: a 400, not a 500
+        errors["door"] = "A door label is printable text."
     elif len(door) > DOOR_LABEL_MAX:
         errors["door"] = f"Ensure this field has no more than {DOOR_LABEL_MAX} characters."
     if state not in DOOR_STATES:

@@ -12,6 +12,13 @@ def reports_copy(apps, schema_editor):
     Locker.objects.filter(device_credential__isnull=False).update(last_report=Subquery(report))
 
 
+def reports_copy_back(apps, schema_editor):
+    """Undoing the move: each credential's report from its locker."""
+    Locker, DeviceCredential = apps.get_model("lockers", "Locker"), apps.get_model("lockers", "DeviceCredential")
+    report = Locker.objects.filter(pk=OuterRef("locker_id")).values("last_report")
+    DeviceCredential.objects.update(last_report=Subquery(report))
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -24,7 +31,7 @@ class Migration(migrations.Migration):
             name='last_report',
             field=models.JSONField(blank=True, default=dict, help_text="The last heartbeat's sensors and doors."),
         ),
-        migrations.RunPython(reports_copy, migrations.RunPython.noop),
+        migrations.RunPython(reports_copy, reports_copy_back),
         migrations.RemoveField(
             model_name='devicecredential',
             name='last_report',
