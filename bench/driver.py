@@ -85,6 +85,9 @@ class Factories:
         self.used["codes"] += 1
         return self._device(serial, "POST", "codes/pickup", {"pin": pin})
 
+    def signed(self) -> Call:
+        return self._device(next(self.locker_cycle)["serial"], "POST", "bench/signed", {})
+
     def heartbeat(self) -> Call:
         locker = next(self.locker_cycle)
         return self._device(locker["serial"], "POST", "heartbeat", {

@@ -39,6 +39,7 @@ FAST_RUNS: list[dict[str, Any]] = [
     {"name": "warm-up", "path": "bare", "count": 600, "concurrency": 16},
     {"name": "warm-up device", "path": "heartbeat", "count": 300, "concurrency": 16},
     {"name": "bare view", "path": "bare", "count": 6000, "concurrency": 16},
+    {"name": "signed floor", "path": "signed", "count": 3000, "concurrency": 16},
     {"name": "code validation", "path": "code", "count": 2500, "concurrency": 16},
     {"name": "heartbeat", "path": "heartbeat", "count": 3000, "concurrency": 16},
     {"name": "door-event batch (20)", "path": "events", "count": 600, "concurrency": 8},

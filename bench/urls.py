@@ -1,9 +1,14 @@
-"""The product's routes plus the bare view the hot paths are compared with (bench server only)."""
+"""The product's routes plus the bench's reference views (bench server only)."""
 
 from django.urls import path
 
 from lockers_site.urls import urlpatterns as product_urlpatterns
 
-from .views import bare
+from .views import SignedFloor, bare
 
-urlpatterns = [path("bench/bare", bare, name="bench-bare"), *product_urlpatterns]
+# The signed floor sits under the device API's prefix, where lockers sign their requests.
+urlpatterns = [
+    path("bench/bare", bare, name="bench-bare"),
+    path("api/device/v1/bench/signed", SignedFloor.as_view(), name="bench-signed"),
+    *product_urlpatterns,
+]

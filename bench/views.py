@@ -1,9 +1,23 @@
-"""The bare view: a fixed JSON body through the full middleware stack, no database."""
+"""The bench server's own views: the framework's ceilings the hot paths are compared with."""
 
 from django.http import HttpRequest, JsonResponse
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from lockers.device.views import DeviceView
 
 BODY = {"service": "open-lockers", "ok": True}
 
 
 def bare(request: HttpRequest) -> JsonResponse:
+    """A fixed JSON body through the full middleware stack, no database."""
     return JsonResponse(BODY)
+
+
+class SignedFloor(DeviceView):
+    """A device view that only authenticates: Django REST framework and the signature check
+    (credential read, HMAC, nonce insert), then a fixed body. What any signed device request
+    costs before its own work."""
+
+    def post(self, request: Request) -> Response:
+        return Response(BODY)
