@@ -41,11 +41,11 @@ class Part:
     @property
     def table(self) -> str:
         """The quoted table name followed by the alias, for a FROM or JOIN clause."""
-        return f"{connection.ops.quote_name(self.model._meta.db_table)} {self.alias}"
+        return f"{table_name(self.model)} {self.alias}"
 
     def col(self, name: str) -> str:
         """The aliased, quoted column of field `name` (a foreign key names its id column)."""
-        return f"{self.alias}.{connection.ops.quote_name(self.model._meta.get_field(name).column)}"
+        return f"{self.alias}.{column(self.model, name)}"
 
 
 def literal(value: str) -> str:
@@ -159,6 +159,11 @@ def table_name(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+def placeholders(count: int) -> str:
+    """`%s, %s, ...`: the parameters of a VALUES or IN list."""
+    return ", ".join(["%s"] * count)
+
+
 def adapted(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
     """The values as their fields would save them (datetimes, JSON), in the dict's order."""
     return [model._meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
@@ -186,7 +191,7 @@ def update(model: type[models.Model], values: dict[str, Any], *, where: dict[str
 @functools.lru_cache(maxsize=16)
 def _insert_sql(model: type[models.Model], names: tuple[str, ...]) -> str:
     columns = ", ".join(column(model, name) for name in names)
-    return f"INSERT INTO {table_name(model)} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"
+    return f"INSERT INTO {table_name(model)} ({columns}) VALUES ({placeholders(len(names))})"
 
 
 def insert(model: type[models.Model], values: dict[str, Any]) -> None:

@@ -35,18 +35,14 @@ class HeartbeatOut:
     last_event_sequence: int | None
 
 
-def _placeholders(count: int) -> str:
-    return ", ".join(["%s"] * count)
-
-
 @functools.lru_cache(maxsize=256)
 def _doors_sql(reported: int, opened: int) -> str:
     state, state_at, locker, label = (rows.column(Compartment, name)
                                       for name in ("door_state", "door_state_at", "locker", "label"))
-    is_open = f"{label} IN ({_placeholders(opened)})" if opened else "1 = 0"
+    is_open = f"{label} IN ({rows.placeholders(opened)})" if opened else "1 = 0"
     now_state = f"CASE WHEN {is_open} THEN %s ELSE %s END"
     return (f"UPDATE {rows.table_name(Compartment)} SET {state} = {now_state}, {state_at} = %s "
-            f"WHERE {locker} = %s AND {label} IN ({_placeholders(reported)}) AND {state} <> {now_state}")
+            f"WHERE {locker} = %s AND {label} IN ({rows.placeholders(reported)}) AND {state} <> {now_state}")
 
 
 def _doors_record(locker: Locker, doors: dict[str, str], opened: list[str]) -> None:
