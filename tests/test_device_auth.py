@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 import time_machine
 from django_q.models import Schedule
 
+from lockers.device import signing
 from lockers.device.credentials import (
     device_credential_revoke,
     device_provisioning_exchange,
@@ -42,6 +44,22 @@ def test_a_signed_heartbeat_is_accepted_and_recorded(device):
     device.locker.refresh_from_db()
     assert device.locker.is_online
     assert device.locker.firmware_version == "2.0.1"
+
+
+def test_a_device_gets_json_whatever_its_accept_header_says(device, client, provisioned):
+    body = json.dumps(HEARTBEAT).encode()
+    headers = signing.signed_headers(serial=device.locker.serial_number, secret=device.secret, method="POST",
+                                     path=API + "heartbeat", body=body, timestamp=int(time.time()))
+    answered = client.post(API + "heartbeat", body, content_type="application/json",
+                           headers=headers | {"Accept": "text/html"})
+    refused = client.post(API + "heartbeat", HEARTBEAT, content_type="application/json",
+                          headers={"Accept": "text/html"})
+
+    assert answered.status_code == 200
+    assert answered["Content-Type"] == "application/json"
+    assert answered.json()["bundle_version"]
+    assert refused.status_code == 401
+    assert refused["Content-Type"] == "application/problem+json"
 
 
 def test_it_refuses_an_unsigned_request(client, provisioned):
