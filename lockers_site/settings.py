@@ -245,8 +245,13 @@ PARTNER_API_RATE = env_str("PARTNER_API_RATE", "600/min")  # per API key
 # Throttle counters (partner API, widget, allauth) must be shared by every worker
 # process in production: REDIS_URL points them at Redis; without it each process
 # counts on its own (fine for one development process).
-if env_str("REDIS_URL"):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_URL")}}
+# It also holds device nonces and the trust tokens that let each worker keep the device
+# credentials it has read (lockers.device.store); without it both live in the database.
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Namespaces the device keys, so several deployments (or test workers) may share one Redis.
+DEVICE_REDIS_PREFIX = env_str("DEVICE_REDIS_PREFIX", "lockers:device:")
 PUBLIC_API_RATE = env_str("PUBLIC_API_RATE", "60/min")  # per client address, keyless endpoints (the widget)
 # The IETF draft asks that keys live at least 24 hours.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=max(24, env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)))

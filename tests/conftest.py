@@ -1,17 +1,20 @@
 """Shared test set-up.
 
 Tests marked `postgres` need the real PostgreSQL server (row locks, concurrency);
-tests marked `browser` need Debian's headless Chromium. On a laptop without them
-they skip with a reason; CI sets REQUIRE_POSTGRES=1 / REQUIRE_BROWSER=1, which
-turns such a skip into a failure.
+tests marked `browser` need Debian's headless Chromium, tests using `redis_settings`
+a Redis server (REDIS_TEST_URL, by default database 15 on loopback). On a laptop
+without them they skip with a reason; CI sets REQUIRE_POSTGRES=1 / REQUIRE_BROWSER=1 /
+REQUIRE_REDIS=1, which turns such a skip into a failure.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
 
 import pytest
+import redis
 from django.db import connection
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -32,6 +35,29 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if _required("REQUIRE_BROWSER"):
             pytest.fail(f"REQUIRE_BROWSER=1 but this test {message}")
         pytest.skip(message)
+
+
+def _skip_or_fail(flag: str, message: str) -> None:
+    if _required(flag):
+        pytest.fail(f"{flag}=1 but this test {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def redis_settings(settings):
+    """Settings with REDIS_URL at a real Redis, under a key prefix of this test's own; its keys go afterwards."""
+    url = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        _skip_or_fail("REQUIRE_REDIS", f"needs Redis at {url} ({error})")
+    settings.REDIS_URL = url
+    settings.DEVICE_REDIS_PREFIX = f"test:{uuid.uuid4().hex}:"
+    yield settings
+    keys = list(client.scan_iter(f"{settings.DEVICE_REDIS_PREFIX}*"))
+    if keys:
+        client.delete(*keys)
 
 
 # --- a small network shared by the parcel tests ------------------------------------------

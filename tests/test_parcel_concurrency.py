@@ -135,12 +135,14 @@ def test_a_burst_gets_a_door_for_every_parcel_while_doors_are_free(announce, mak
 def test_of_racing_requests_with_one_nonce_exactly_one_is_let_through(locker):
     from django.utils import timezone
 
-    from lockers.device.auth import _nonce_record
-    from lockers.models import DeviceNonce
+    from lockers.device.credentials import Secrets
+    from lockers.device.store import DatabaseVisit, Found
+    from lockers.models import DeviceCredential, DeviceNonce
 
+    found = Found(credential=DeviceCredential(locker=locker), secrets=Secrets(None, None, None))
     now = timezone.now()
 
-    outcomes = race(lambda i: _nonce_record(locker, "r" * 24, now))
+    outcomes = race(lambda i: DatabaseVisit(found=found, nonce="r" * 24, seen_at=now).accept())
 
     assert outcomes == Counter({"NoneType": 1, "NonceReused": THREADS - 1})
     assert DeviceNonce.objects.filter(locker=locker).count() == 1

@@ -2,33 +2,29 @@
 
 Checks, in order, and each refusal changes nothing: the four headers are there, the
 timestamp is within CLOCK_SKEW of the server clock, the locker is known, active and
-not revoked, the signature matches (constant-time), and only then the nonce is
-recorded: its unique (locker, nonce) row refuses a replay even between racing requests.
+not revoked, the signature matches (constant-time), and the nonce was not seen before.
+Where the credential is read and the nonce remembered is the store's business
+(`store`: the database, or Redis with credentials cached per worker); either refuses
+a replay even between racing requests.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.db import IntegrityError
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from lockers.models import DeviceCredential, DeviceNonce, Locker, Site
-from lockers_site import rows
+from lockers.models import DeviceCredential, DeviceNonce, Locker
 
 from . import signing
-from .credentials import secrets_for_signature
-from .errors import ClockSkew, LockerDecommissioned, LockerRevoked, NonceReused, SignatureInvalid, SignatureMissing
-
-CLOCK_SKEW = timedelta(minutes=5)
-# A nonce must be remembered as long as a request carrying it could still pass the clock check.
-NONCE_RETENTION = 2 * CLOCK_SKEW
+from .errors import ClockSkew, LockerDecommissioned, LockerRevoked, SignatureInvalid, SignatureMissing
+from .store import CLOCK_SKEW, NONCE_RETENTION, Found, device_store
 
 
 @dataclass(frozen=True)
@@ -55,73 +51,38 @@ class DeviceSignatureAuthentication(BaseAuthentication):
         if not well_formed or abs(now.timestamp() - int(timestamp)) > CLOCK_SKEW.total_seconds():
             raise ClockSkew(f"Server time is {int(now.timestamp())}; keep the locker clock within "
                             f"{int(CLOCK_SKEW.total_seconds())} s of it.")
-        credential = credential_for_serial(headers[signing.HEADER_SERIAL])
-        if credential is None:
-            raise SignatureInvalid()  # an unknown serial looks like a wrong signature: nothing to learn
-        if credential.locker.status == Locker.Status.DECOMMISSIONED:
-            raise LockerDecommissioned()
-        secrets = secrets_for_signature(credential)
-        if credential.revoked_at is not None or not secrets:
-            raise LockerRevoked()
-        raw = request._request  # the signature covers the exact bytes and path that arrived
-        signed = {
-            "method": raw.method or "",
-            "path": raw.get_full_path(),
-            "timestamp": timestamp,
-            "nonce": headers[signing.HEADER_NONCE],
-            "body": raw.body,
-        }
-        signature = headers[signing.HEADER_SIGNATURE]
-        if not any(signing.signature_matches(secret=secret, signature=signature, **signed) for secret in secrets):
-            raise SignatureInvalid()
-        _nonce_record(credential.locker, headers[signing.HEADER_NONCE], now)
+        visit = device_store().visit(headers[signing.HEADER_SERIAL], headers[signing.HEADER_NONCE], now)
+        refusal = _refusal(request, visit.found, headers, now)
+        if refusal is not None:
+            visit.refuse()
+            raise refusal
+        visit.accept()
+        credential = visit.found.credential
         return Device(locker=credential.locker, credential=credential), credential
 
 
-# What a signed request needs of its credential, locker and site; other fields load on access.
-_CREDENTIAL_ROW = (
-    rows.Part(DeviceCredential, "c", ("id", "locker_id", "secret_encrypted", "previous_secret_encrypted",
-                                      "previous_valid_until", "rotation_requested_at", "revoked_at")),
-    rows.Part(Locker, "l", ("id", "site_id", "serial_number", "status", "last_event_sequence")),
-    rows.Part(Site, "s", ("id", "time_zone")),
-)
-
-
-@functools.cache
-def _credential_sql() -> str:
-    credential, locker, site = _CREDENTIAL_ROW
-    return (f"SELECT {rows.select_list(_CREDENTIAL_ROW)} FROM {credential.table} "
-            f"JOIN {locker.table} ON {locker.col('id')} = {credential.col('locker')} "
-            f"JOIN {site.table} ON {site.col('id')} = {locker.col('site')} "
-            f"WHERE {locker.col('serial_number')} = %s")
-
-
-def credential_for_serial(serial: str) -> DeviceCredential | None:
-    """The locker's credential with its locker and site, or None: the first query of every device request.
-
-    Written out (`lockers_site.rows`): the ORM's compilation of this join cost more CPU
-    than the query itself.
-    """
-    found = rows.fetch(_credential_sql(), [serial], _CREDENTIAL_ROW)
-    if not found:
-        return None
-    credential, locker, site = found[0]
-    locker.site = site
-    credential.locker = locker
-    return credential
-
-
-def _nonce_record(locker: Locker, nonce: str, now: datetime) -> None:
-    """Remember the nonce; its unique (locker, nonce) row refuses a replay, even a racing one.
-
-    Every device request writes one, so the insert is written out (`lockers_site.rows`)
-    and runs alone: one round trip instead of three with its own BEGIN and COMMIT.
-    """
-    try:
-        with rows.alone():
-            rows.insert(DeviceNonce, {"locker": locker.pk, "nonce": nonce, "seen_at": now})
-    except IntegrityError as error:
-        raise NonceReused() from error
+def _refusal(request: Request, found: Found | None, headers: dict[str, str],
+             now: datetime) -> AuthenticationFailed | None:
+    """Why this request is refused, in the order a device is told: None if it is authentic (but for its nonce)."""
+    if found is None:
+        return SignatureInvalid()  # an unknown serial looks like a wrong signature: nothing to learn
+    if found.credential.locker.status == Locker.Status.DECOMMISSIONED:
+        return LockerDecommissioned()
+    secrets = found.secrets.valid_at(now)
+    if found.credential.revoked_at is not None or not secrets:
+        return LockerRevoked()
+    raw = request._request  # the signature covers the exact bytes and path that arrived
+    signed = {
+        "method": raw.method or "",
+        "path": raw.get_full_path(),
+        "timestamp": headers[signing.HEADER_TIMESTAMP],
+        "nonce": headers[signing.HEADER_NONCE],
+        "body": raw.body,
+    }
+    signature = headers[signing.HEADER_SIGNATURE]
+    if not any(signing.signature_matches(secret=secret, signature=signature, **signed) for secret in secrets):
+        return SignatureInvalid()
+    return None
 
 
 def device_nonces_purge() -> int:

@@ -14,7 +14,8 @@ import hashlib
 import hmac
 import os
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -26,6 +27,7 @@ from lockers.models import DeviceCredential, Locker
 from parcels.codes import keyed_hash
 
 from .errors import ProvisioningRefused
+from .trust import device_trust_forget
 
 PROVISIONING_TOKEN_TTL = timedelta(hours=24)
 # The old secret keeps working this long after a rotation, for requests already in flight.
@@ -59,12 +61,26 @@ def secret_decrypt(*, locker_id: int, sealed: str) -> str | None:
         return None
 
 
-def secrets_for_signature(credential: DeviceCredential) -> list[str]:
-    """The secrets a request from this locker may be signed with now: current, then a rotated-out one in grace."""
-    found = [secret_decrypt(locker_id=credential.locker_id, sealed=credential.secret_encrypted)]
-    if credential.previous_valid_until and credential.previous_valid_until > timezone.now():
-        found.append(secret_decrypt(locker_id=credential.locker_id, sealed=credential.previous_secret_encrypted))
-    return [secret for secret in found if secret]
+@dataclass(frozen=True)
+class Secrets:
+    """A credential's secrets, decrypted once; which of them a request may be signed with depends on the time."""
+
+    current: str | None
+    previous: str | None
+    previous_valid_until: datetime | None
+
+    def valid_at(self, now: datetime) -> list[str]:
+        """Current, then a rotated-out one still in its grace period."""
+        in_grace = self.previous_valid_until is not None and self.previous_valid_until > now
+        return [secret for secret in (self.current, self.previous if in_grace else None) if secret]
+
+
+def credential_secrets(credential: DeviceCredential) -> Secrets:
+    previous = None
+    if credential.previous_valid_until is not None:
+        previous = secret_decrypt(locker_id=credential.locker_id, sealed=credential.previous_secret_encrypted)
+    return Secrets(current=secret_decrypt(locker_id=credential.locker_id, sealed=credential.secret_encrypted),
+                   previous=previous, previous_valid_until=credential.previous_valid_until)
 
 
 def _token_hash(token: str) -> str:
@@ -119,6 +135,7 @@ def device_provisioning_exchange(*, serial_number: str, token: str) -> str:
         )
         if not taken:
             raise ProvisioningRefused("This provisioning token is not valid for this locker.")
+        device_trust_forget([serial_number])
     return secret
 
 
@@ -140,22 +157,34 @@ def device_secret_rotate(*, credential: DeviceCredential) -> str:
 
 def device_rotation_request(*, locker_ids: list[int]) -> int:
     """Ask these lockers to rotate their secret at their next heartbeat. Returns how many were asked."""
-    return DeviceCredential.objects.filter(locker_id__in=locker_ids, revoked_at__isnull=True).exclude(
-        secret_encrypted=""
-    ).update(rotation_requested_at=timezone.now())
+    with transaction.atomic():
+        asked = DeviceCredential.objects.filter(locker_id__in=locker_ids, revoked_at__isnull=True).exclude(
+            secret_encrypted=""
+        ).update(rotation_requested_at=timezone.now())
+        _trust_forget(locker_ids)
+    return asked
+
+
+def _trust_forget(locker_ids: list[int]) -> None:
+    """Workers must read these credentials again: queryset updates send no signal (see store)."""
+    device_trust_forget(Locker.objects.filter(pk__in=locker_ids).values_list("serial_number", flat=True))
 
 
 def device_credential_revoke(*, locker_ids: list[int]) -> int:
     """Lock these lockers out at once: secrets and any pending provisioning token are wiped.
 
-    A revoked locker comes back only through a new provisioning token. Returns how many changed.
+    A revoked locker comes back only through a new provisioning token. Returns how many
+    changed. With Redis, fails and changes nothing if the workers cannot be told.
     """
-    return DeviceCredential.objects.filter(locker_id__in=locker_ids, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(),
-        secret_encrypted="",
-        previous_secret_encrypted="",
-        previous_valid_until=None,
-        provisioning_token_hash="",
-        provisioning_expires_at=None,
-        rotation_requested_at=None,
-    )
+    with transaction.atomic():
+        revoked = DeviceCredential.objects.filter(locker_id__in=locker_ids, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(),
+            secret_encrypted="",
+            previous_secret_encrypted="",
+            previous_valid_until=None,
+            provisioning_token_hash="",
+            provisioning_expires_at=None,
+            rotation_requested_at=None,
+        )
+        _trust_forget(locker_ids)
+    return revoked

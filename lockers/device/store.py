@@ -1,0 +1,267 @@
+"""Where a signed request's credential is looked up and its nonce remembered.
+
+Two stores behind one interface, chosen by REDIS_URL:
+
+- `DatabaseStore` (no REDIS_URL: development, the demo on SQLite): every request reads
+  the credential with its locker and site in one written-out join, and records its
+  nonce as a unique (locker, nonce) row once the signature has matched.
+- `RedisStore` (production): one Redis round trip per request reads the locker's trust
+  token (`trust`) and records the nonce with `SET NX` and an expiry; the credential
+  comes from the worker's own memory while its token is current, from the database
+  otherwise. A request refused after that round trip removes the nonce it recorded,
+  so a refusal leaves nothing behind. If Redis cannot be reached, the request uses the
+  database store instead.
+
+Both give the request fresh model instances: nothing a request does to its locker or
+credential is seen by another request.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import redis
+from django.core.signals import setting_changed
+from django.db import IntegrityError
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import receiver
+
+from lockers.models import DeviceCredential, DeviceNonce, Locker, Site
+from lockers_site import rows
+
+from . import trust
+from .credentials import Secrets, credential_secrets
+from .errors import NonceReused
+
+# A cached credential is read again after this long even if no change was announced:
+# the bound on trusting a change whose token renewal could not reach Redis.
+CACHE_MAX_AGE_SECONDS = 600.0
+# Lockers a worker remembers (a US-sized network has 15,000); past it the memory starts over.
+CACHE_CAPACITY = 50_000
+# How far a request's timestamp may be from the server clock (checked in auth).
+CLOCK_SKEW = timedelta(minutes=5)
+# A nonce must be remembered as long as a request carrying it could still pass the clock check.
+NONCE_RETENTION = 2 * CLOCK_SKEW
+
+
+@dataclass(frozen=True)
+class Found:
+    credential: DeviceCredential  # with .locker and .locker.site loaded
+    secrets: Secrets
+
+
+class Visit(Protocol):
+    """One request's look-up: its credential (None for an unknown serial) and its nonce's fate."""
+
+    found: Found | None
+
+    def accept(self) -> None:
+        """The request is authentic: its nonce is used up. Raises NonceReused for a replay."""
+
+    def refuse(self) -> None:
+        """The request is refused: leave no trace of it."""
+
+
+# --- the credential row ----------------------------------------------------------------
+
+# What a signed request needs of its credential, locker and site; other fields load on access.
+_CREDENTIAL_ROW = (
+    rows.Part(DeviceCredential, "c", ("id", "locker_id", "secret_encrypted", "previous_secret_encrypted",
+                                      "previous_valid_until", "rotation_requested_at", "revoked_at")),
+    rows.Part(Locker, "l", ("id", "site_id", "serial_number", "status")),
+    rows.Part(Site, "s", ("id", "time_zone")),
+)
+
+
+@functools.cache
+def _credential_sql() -> str:
+    credential, locker, site = _CREDENTIAL_ROW
+    return (f"SELECT {rows.select_list(_CREDENTIAL_ROW)} FROM {credential.table} "
+            f"JOIN {locker.table} ON {locker.col('id')} = {credential.col('locker')} "
+            f"JOIN {site.table} ON {site.col('id')} = {locker.col('site')} "
+            f"WHERE {locker.col('serial_number')} = %s")
+
+
+def credential_row(serial: str) -> tuple[Any, ...] | None:
+    """The raw row of the locker's credential, locker and site, or None for an unknown serial.
+
+    Written out (`lockers_site.rows`): the ORM's compilation of this join cost more CPU
+    than the query itself.
+    """
+    found = rows.execute(_credential_sql(), [serial])
+    return found[0] if found else None
+
+
+def credential_load(row: tuple[Any, ...]) -> DeviceCredential:
+    """Fresh instances from a credential row: the credential, with its locker and the locker's site."""
+    credential, locker, site = rows.load_row(_CREDENTIAL_ROW, row)
+    locker.site = site
+    credential.locker = locker
+    return credential
+
+
+# --- the database store ----------------------------------------------------------------
+
+
+@dataclass
+class DatabaseVisit:
+    found: Found | None
+    nonce: str
+    seen_at: datetime
+
+    def accept(self) -> None:
+        """Insert the nonce alone (autocommit): its unique row refuses a replay, even a racing one.
+
+        Called only for a request whose credential was found and whose signature matched.
+        """
+        locker_id = self.found.credential.locker_id if self.found else None
+        try:
+            with rows.alone():
+                rows.insert(DeviceNonce, {"locker": locker_id, "nonce": self.nonce, "seen_at": self.seen_at})
+        except IntegrityError as error:
+            raise NonceReused() from error
+
+    def refuse(self) -> None:
+        """Nothing was written before the request was judged."""
+
+
+class DatabaseStore:
+    def visit(self, serial: str, nonce: str, now: datetime) -> DatabaseVisit:
+        row = credential_row(serial)
+        found = None
+        if row is not None:
+            credential = credential_load(row)
+            found = Found(credential=credential, secrets=credential_secrets(credential))
+        return DatabaseVisit(found=found, nonce=nonce, seen_at=now)
+
+
+# --- the Redis store -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cached:
+    token: str
+    row: tuple[Any, ...]
+    secrets: Secrets
+    loaded_at: float
+
+
+@dataclass
+class RedisVisit:
+    found: Found | None
+    client: redis.Redis
+    nonce_key: str
+    nonce_was_new: bool
+
+    def accept(self) -> None:
+        if not self.nonce_was_new:
+            raise NonceReused()
+
+    def refuse(self) -> None:
+        if self.nonce_was_new:
+            try:
+                self.client.delete(self.nonce_key)
+            except redis.RedisError as error:
+                # The nonce then expires on its own; a device never sends the same one twice.
+                trust.redis_unreachable(error)
+
+
+class RedisStore:
+    def __init__(self, client: redis.Redis, fallback: DatabaseStore) -> None:
+        self.client = client
+        self.fallback = fallback
+        self._cached: dict[str, _Cached] = {}
+
+    def visit(self, serial: str, nonce: str, now: datetime) -> RedisVisit | DatabaseVisit:
+        key, token = trust.token_key(serial), trust.new_token()
+        pipeline = self.client.pipeline(transaction=False)
+        pipeline.set(key, token, nx=True)  # a locker without a token (new, or Redis restarted) gets one
+        pipeline.get(key)
+        pipeline.set(trust.nonce_key(serial, nonce), b"1", nx=True, ex=int(NONCE_RETENTION.total_seconds()))
+        try:
+            _, current, nonce_was_new = pipeline.execute()
+        except redis.RedisError as error:
+            trust.redis_unreachable(error)
+            return self.fallback.visit(serial, nonce, now)
+        return RedisVisit(found=self._found(serial, current), client=self.client,
+                          nonce_key=trust.nonce_key(serial, nonce), nonce_was_new=bool(nonce_was_new))
+
+    def _found(self, serial: str, token: bytes | None) -> Found | None:
+        cached = self._cached.get(serial)
+        if token is None or cached is None or cached.token != token.decode() or self._stale(cached):
+            cached = self._read(serial, token)
+            if cached is None:
+                return None
+        return Found(credential=credential_load(cached.row), secrets=cached.secrets)
+
+    def _read(self, serial: str, token: bytes | None) -> _Cached | None:
+        """The credential from the database, remembered under the token read before it (if any)."""
+        self._cached.pop(serial, None)
+        row = credential_row(serial)
+        if row is None:
+            return None  # an unknown serial is not remembered: it may be provisioned any time
+        cached = _Cached(token=token.decode() if token else "", row=row,
+                         secrets=credential_secrets(credential_load(row)), loaded_at=time.monotonic())
+        if token is not None:
+            if len(self._cached) >= CACHE_CAPACITY:
+                self._cached.clear()
+            self._cached[serial] = cached
+        return cached
+
+    @staticmethod
+    def _stale(cached: _Cached) -> bool:
+        return time.monotonic() - cached.loaded_at > CACHE_MAX_AGE_SECONDS
+
+
+_stores: dict[str, DatabaseStore | RedisStore] = {}
+
+
+def device_store() -> DatabaseStore | RedisStore:
+    """The process's store: Redis-backed with REDIS_URL, the database alone without."""
+    client = trust.redis_client()
+    name = "redis" if client is not None else "database"
+    if name not in _stores:
+        _stores[name] = RedisStore(client, DatabaseStore()) if client is not None else DatabaseStore()
+    return _stores[name]
+
+
+@receiver(setting_changed)
+def _forget_stores(*, setting: str, **kwargs: object) -> None:
+    if setting in {"REDIS_URL", "DEVICE_REDIS_PREFIX"}:
+        _stores.clear()
+
+
+# --- what makes a cached credential stale ------------------------------------------------
+# Services that change credentials with a queryset update call trust.device_trust_forget
+# themselves (credentials.py); these catch saves and deletes, the admin's included.
+
+
+@receiver(pre_save, sender=Locker)
+def _locker_saving(sender: type[Locker], instance: Locker, **kwargs: object) -> None:
+    if instance.pk is None or kwargs.get("raw") or trust.redis_client() is None:
+        return
+    stored = Locker.objects.filter(pk=instance.pk).values_list("serial_number", flat=True).first()
+    trust.device_trust_forget([instance.serial_number, stored or ""])
+
+
+@receiver(post_delete, sender=Locker)
+def _locker_deleted(sender: type[Locker], instance: Locker, **kwargs: object) -> None:
+    trust.device_trust_forget([instance.serial_number])
+
+
+@receiver(post_save, sender=Site)
+def _site_saved(sender: type[Site], instance: Site, created: bool, **kwargs: object) -> None:
+    if not created and not kwargs.get("raw") and trust.redis_client() is not None:
+        trust.device_trust_forget(Locker.objects.filter(site=instance).values_list("serial_number", flat=True))
+
+
+@receiver(post_save, sender=DeviceCredential)
+@receiver(post_delete, sender=DeviceCredential)
+def _credential_changed(sender: type[DeviceCredential], instance: DeviceCredential, **kwargs: object) -> None:
+    if kwargs.get("raw") or trust.redis_client() is None:
+        return
+    trust.device_trust_forget(Locker.objects.filter(pk=instance.locker_id).values_list("serial_number", flat=True))
