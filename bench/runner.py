@@ -124,6 +124,7 @@ class Bench:
     workers: int | None = None
     threads: int | None = None
     conn_max_age: int | None = None
+    redis_url: str = ""
     sizing: dict[str, int] = field(default_factory=dict)
     log: Any = print
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="lockers-bench-")))
@@ -148,6 +149,9 @@ class Bench:
             # 4xx answers are expected in places (the burst); their log lines would cost more than the request.
             "LOG_LEVEL": "ERROR",
             "BIND": f"127.0.0.1:{self.port}",
+            # Production runs with Redis (throttles, device credentials and nonces); '' runs without.
+            "REDIS_URL": self.redis_url,
+            "DEVICE_REDIS_PREFIX": "bench:device:",
         }
         if self.workers:
             env["WEB_CONCURRENCY"] = str(self.workers)
@@ -239,7 +243,8 @@ class Bench:
                 "worker_rss_mb": {str(pid): round(kb / 1024, 1) for pid, kb in sampler.peak_kb.items()},
                 "server": {"workers": self.env().get("WEB_CONCURRENCY", "2 x cores"),
                            "threads": self.env().get("WEB_THREADS", "2"),
-                           "conn_max_age": self.env().get("DB_CONN_MAX_AGE", "60")}}
+                           "conn_max_age": self.env().get("DB_CONN_MAX_AGE", "60"),
+                           "redis": self.redis_url or "none"}}
 
 
 def _fmt(value: Any) -> str:

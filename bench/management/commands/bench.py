@@ -15,6 +15,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bench.runner import Bench, report
 
+# The Redis every machine of ours has on loopback; production sets REDIS_URL.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
 
 class Command(BaseCommand):
     help = "Benchmark the hot paths under gunicorn against PostgreSQL (lockers_bench, or lockers_scale with --scale)."
@@ -28,6 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py, 2 per core).")
         parser.add_argument("--threads", type=int, help="Threads per worker (default: gunicorn.conf.py, 2).")
         parser.add_argument("--conn-max-age", type=int, help="DB_CONN_MAX_AGE for the server (default 60).")
+        parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
+                            help="Redis for the server, as in production (device credentials and nonces); "
+                                 "'' runs it without, on the database alone.")
         parser.add_argument("--json", help="Also write the full results to this file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -36,7 +42,8 @@ class Command(BaseCommand):
             raise CommandError("Give a PostgreSQL server: DATABASE_URL=postgres://user@host:5432/anything")
         started = time.monotonic()
         bench = Bench(base_url=url, scale=options["scale"], port=options["port"], workers=options["workers"],
-                      threads=options["threads"], conn_max_age=options["conn_max_age"], log=self.stdout.write)
+                      threads=options["threads"], conn_max_age=options["conn_max_age"], redis_url=options["redis_url"],
+                      log=self.stdout.write)
         outcome = bench.run()
         for line in report(outcome):
             self.stdout.write(line)
