@@ -36,12 +36,17 @@ class Device:
     is_authenticated: bool = True
 
 
+# The signed headers as WSGI environ keys.
+_SIGNED_META = {name: "HTTP_" + name.upper().replace("-", "_") for name in signing.SIGNED_HEADERS}
+
+
 class DeviceSignatureAuthentication(BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         return f'{signing.SCHEME} realm="device"'
 
     def authenticate(self, request: Request) -> tuple[Device, DeviceCredential]:
-        headers = {name: request.headers.get(name, "").strip() for name in signing.SIGNED_HEADERS}
+        meta = request._request.META  # read directly: building request.headers cost a twentieth of a request
+        headers = {name: meta.get(key, "").strip() for name, key in _SIGNED_META.items()}
         if not all(headers.values()) or not signing.nonce_is_well_formed(headers[signing.HEADER_NONCE]):
             raise SignatureMissing()
         timestamp = headers[signing.HEADER_TIMESTAMP]

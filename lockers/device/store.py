@@ -5,8 +5,8 @@ Two stores behind one interface, chosen by REDIS_URL:
 - `DatabaseStore` (no REDIS_URL: development, the demo on SQLite): every request reads
   the credential with its locker and site in one written-out join, and records its
   nonce as a unique (locker, nonce) row once the signature has matched.
-- `RedisStore` (production): one Redis round trip per request reads the locker's trust
-  token (`trust`) and records the nonce with `SET NX` and an expiry; the credential
+- `RedisStore` (production): one Redis command per request (a script) reads the
+  locker's trust token (`trust`) and records the nonce with `SET NX` and an expiry; the credential
   comes from the worker's own memory while its token is current, from the database
   otherwise. A request refused after that round trip removes the nonce it recorded,
   so a refusal leaves nothing behind. If Redis cannot be reached, the request uses the
@@ -46,6 +46,7 @@ CACHE_CAPACITY = 50_000
 CLOCK_SKEW = timedelta(minutes=5)
 # A nonce must be remembered as long as a request carrying it could still pass the clock check.
 NONCE_RETENTION = 2 * CLOCK_SKEW
+NONCE_RETENTION_SECONDS = int(NONCE_RETENTION.total_seconds())
 
 
 @dataclass(frozen=True)
@@ -175,41 +176,38 @@ class RedisStore:
         self.client = client
         self.fallback = fallback
         self._cached: dict[str, _Cached] = {}
+        self._visit_script = client.register_script(trust.VISIT_SCRIPT)
 
     def visit(self, serial: str, nonce: str, now: datetime) -> RedisVisit | DatabaseVisit:
-        key, token = trust.token_key(serial), trust.new_token()
-        pipeline = self.client.pipeline(transaction=False)
-        pipeline.set(key, token, nx=True)  # a locker without a token (new, or Redis restarted) gets one
-        pipeline.get(key)
-        pipeline.set(trust.nonce_key(serial, nonce), b"1", nx=True, ex=int(NONCE_RETENTION.total_seconds()))
+        nonce_key = trust.nonce_key(serial, nonce)
         try:
-            _, current, nonce_was_new = pipeline.execute()
+            token, nonce_was_new = self._visit_script(keys=[trust.token_key(serial), nonce_key],
+                                                      args=[trust.new_token(), NONCE_RETENTION_SECONDS])
         except redis.RedisError as error:
             trust.redis_unreachable(error)
             return self.fallback.visit(serial, nonce, now)
-        return RedisVisit(found=self._found(serial, current), client=self.client,
-                          nonce_key=trust.nonce_key(serial, nonce), nonce_was_new=bool(nonce_was_new))
+        return RedisVisit(found=self._found(serial, token.decode()), client=self.client, nonce_key=nonce_key,
+                          nonce_was_new=bool(nonce_was_new))
 
-    def _found(self, serial: str, token: bytes | None) -> Found | None:
+    def _found(self, serial: str, token: str) -> Found | None:
         cached = self._cached.get(serial)
-        if token is None or cached is None or cached.token != token.decode() or self._stale(cached):
+        if cached is None or cached.token != token or self._stale(cached):
             cached = self._read(serial, token)
             if cached is None:
                 return None
         return Found(credential=credential_load(cached.row), secrets=cached.secrets)
 
-    def _read(self, serial: str, token: bytes | None) -> _Cached | None:
-        """The credential from the database, remembered under the token read before it (if any)."""
+    def _read(self, serial: str, token: str) -> _Cached | None:
+        """The credential from the database, remembered under the token read before it."""
         self._cached.pop(serial, None)
         row = credential_row(serial)
         if row is None:
             return None  # an unknown serial is not remembered: it may be provisioned any time
-        cached = _Cached(token=token.decode() if token else "", row=row,
-                         secrets=credential_secrets(credential_load(row)), loaded_at=time.monotonic())
-        if token is not None:
-            if len(self._cached) >= CACHE_CAPACITY:
-                self._cached.clear()
-            self._cached[serial] = cached
+        cached = _Cached(token=token, row=row, secrets=credential_secrets(credential_load(row)),
+                         loaded_at=time.monotonic())
+        if len(self._cached) >= CACHE_CAPACITY:
+            self._cached.clear()
+        self._cached[serial] = cached
         return cached
 
     @staticmethod

@@ -49,12 +49,27 @@ def redis_client() -> redis.Redis | None:
     return _clients[url]
 
 
+# A locker's keys share one hash tag, so the script below may touch both on a Redis Cluster.
 def token_key(serial: str) -> str:
-    return f"{settings.DEVICE_REDIS_PREFIX}trust:{serial}"
+    return f"{settings.DEVICE_REDIS_PREFIX}{{{serial}}}:trust"
 
 
 def nonce_key(serial: str, nonce: str) -> str:
-    return f"{settings.DEVICE_REDIS_PREFIX}nonce:{serial}:{nonce}"
+    return f"{settings.DEVICE_REDIS_PREFIX}{{{serial}}}:nonce:{nonce}"
+
+
+# One round trip and one command per signed request: the locker's trust token (given a
+# fresh one if it has none: a new locker, or a Redis that lost its memory) and the nonce,
+# set only if it was never seen, with an expiry. Returns {token, 1 if the nonce is new}.
+VISIT_SCRIPT = """
+local token = redis.call('GET', KEYS[1])
+if not token then
+  token = ARGV[1]
+  redis.call('SET', KEYS[1], token)
+end
+local new = redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2])
+return {token, new and 1 or 0}
+"""
 
 
 def new_token() -> str:
