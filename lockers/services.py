@@ -123,12 +123,32 @@ def compartments_set_condition(*, compartment_ids: list[int], condition: str) ->
     return Compartment.objects.filter(pk__in=compartment_ids).exclude(condition=condition).update(condition=condition)
 
 
-def locker_record_heartbeat(*, locker: Locker, firmware_version: str | None = None,
-                            report: dict[str, Any] | None = None) -> None:
-    """Mark a locker as seen now (its online state is derived from this time), with what it reported."""
+def locker_heartbeat_sql(*, locker_id: int, firmware_version: str | None = None,
+                         report: dict[str, Any] | None = None) -> rows.Sql:
+    """The statement `locker_record_heartbeat` runs, for a caller that runs it inside a larger one.
+
+    It returns the locker's id and its last event sequence, as they are once the row is
+    written: an event batch holding the row's lock is waited for, so the sequence is
+    never older than the batch's.
+    """
     fields: dict[str, object] = {"last_heartbeat_at": timezone.now()}
     if firmware_version:
         fields["firmware_version"] = firmware_version
     if report is not None:
         fields["last_report"] = report
-    rows.update(Locker, fields, where={"id": locker.pk})  # every heartbeat: prepared, not compiled
+    return rows.update_sql(Locker, fields, where={"id": locker_id}, returning=("id", "last_event_sequence"))
+
+
+def locker_record_heartbeat(*, locker: Locker, firmware_version: str | None = None,
+                            report: dict[str, Any] | None = None) -> int | None:
+    """Mark a locker as seen now (its online state is derived from this time), with what it reported.
+
+    Returns the highest event sequence stored for the locker. Raises `Locker.DoesNotExist`
+    if the locker is gone.
+    """
+    statement = locker_heartbeat_sql(locker_id=locker.pk, firmware_version=firmware_version, report=report)
+    found = rows.execute(statement.text, statement.params)  # every heartbeat: prepared, not compiled
+    if not found:
+        raise Locker.DoesNotExist(f"No locker {locker.pk}.")
+    ((_, last_event_sequence),) = found
+    return last_event_sequence

@@ -169,11 +169,51 @@ def adapted(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
     return [model._meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
 
 
+@dataclass(frozen=True)
+class Sql:
+    """A piece of SQL with its parameters in the order of its placeholders: a statement, or an
+    expression a statement is built around (`Sql("%s", [locker_id])`, `Sql("(SELECT id FROM seen)")`)."""
+
+    text: str
+    params: tuple[Any, ...] = ()
+
+
+def with_(parts: dict[str, Sql], main: Sql) -> Sql:
+    """`WITH name AS (part), ... main`: PostgreSQL runs data-modifying parts as one statement with the main one.
+
+    Every part runs to completion once, all with one snapshot: the main statement does not
+    see what the parts change, only what they return.
+    """
+    ctes = ", ".join(f"{name} AS ({part.text})" for name, part in parts.items())
+    params = [param for part in parts.values() for param in part.params]
+    return Sql(f"WITH {ctes} {main.text}", (*params, *main.params))
+
+
+def any_of(values: Sequence[Any]) -> Sql:
+    """What follows a column to test it is one of `values`: one array parameter on PostgreSQL
+    (the statement's text, and so its prepared plan, does not vary with the values), an IN
+    list elsewhere."""
+    if connection.vendor == "postgresql":
+        return Sql("= ANY(%s)", (list(values),))
+    return Sql(f"IN ({placeholders(len(values))})" if values else "IN (NULL)", tuple(values))
+
+
 @functools.lru_cache(maxsize=64)
-def _update_sql(model: type[models.Model], assigned: tuple[str, ...], matched: tuple[str, ...]) -> str:
+def _update_sql(model: type[models.Model], assigned: tuple[str, ...], matched: tuple[str, ...],
+                returning: tuple[str, ...]) -> str:
     assignments = ", ".join(f"{column(model, name)} = %s" for name in assigned)
     conditions = " AND ".join(f"{column(model, name)} = %s" for name in matched)
-    return f"UPDATE {table_name(model)} SET {assignments} WHERE {conditions}"
+    returned = f" RETURNING {', '.join(column(model, name) for name in returning)}" if returning else ""
+    return f"UPDATE {table_name(model)} SET {assignments} WHERE {conditions}{returned}"
+
+
+def update_sql(model: type[models.Model], values: dict[str, Any], *, where: dict[str, Any],
+               returning: tuple[str, ...] = ()) -> Sql:
+    """`UPDATE model SET values WHERE where (equalities) [RETURNING columns]`, values adapted by their fields."""
+    meta = model._meta
+    params = adapted(model, values)
+    params += [meta.get_field(name).get_db_prep_value(value, connection) for name, value in where.items()]
+    return Sql(_update_sql(model, tuple(values), tuple(where), returning), tuple(params))
 
 
 def update(model: type[models.Model], values: dict[str, Any], *, where: dict[str, Any]) -> int:
@@ -182,10 +222,8 @@ def update(model: type[models.Model], values: dict[str, Any], *, where: dict[str
     The hot paths' one-row updates: the same statement as `QuerySet.update`, prepared
     instead of compiled on every call.
     """
-    meta = model._meta
-    params = adapted(model, values)
-    params += [meta.get_field(name).get_db_prep_value(value, connection) for name, value in where.items()]
-    return write(_update_sql(model, tuple(values), tuple(where)), params)
+    statement = update_sql(model, values, where=where)
+    return write(statement.text, statement.params)
 
 
 @functools.lru_cache(maxsize=16)

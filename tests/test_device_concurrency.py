@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 from django.utils import timezone
@@ -79,3 +80,40 @@ def test_the_same_batch_uploaded_concurrently_is_applied_once(live_server, locke
     parcel.refresh_from_db()
     assert parcel.status == ParcelStatus.PICKED_UP
     assert ParcelEvent.objects.filter(parcel=parcel, type="pick_up").count() == 1
+
+
+def test_racing_heartbeats_and_event_batches_all_answer_and_deliver_a_command_sent_once(
+        live_server, locker, secret, django_user_model):
+    from lockers.device.commands import locker_command_queue
+    from lockers.models import Locker, LockerCommand
+
+    operator = django_user_model.objects.create_user("ops", password="x")
+    command = locker_command_queue(locker=locker, kind=LockerCommand.Kind.REFRESH_BUNDLE, compartment=None,
+                                   reason="Ticket 7", requested_by=operator)
+    door = locker.compartments.order_by("pk").first().label
+
+    def send(number: int) -> tuple[int, dict]:
+        if number % 2:  # every other request a batch of one event, each with its own sequence
+            path, payload = "events", {"events": [{
+                "event_id": str(uuid.uuid4()), "sequence": number, "occurred_at": timezone.now().isoformat(),
+                "type": "door_opened" if number % 4 == 1 else "door_closed", "door": door}]}
+        else:
+            path, payload = "heartbeat", {"doors": [{"door": door, "state": "open" if number % 4 else "closed"}]}
+        body = json.dumps(payload).encode()
+        headers = signing.signed_headers(serial=locker.serial_number, secret=secret, method="POST", path=API + path,
+                                         body=body, timestamp=int(time.time()))
+        return _send(live_server.url + API + path, body, headers)
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        answers = list(pool.map(send, range(4 * RACERS)))
+
+    assert [status for status, _ in answers] == [200] * len(answers)
+    heartbeats = [body for number, (_, body) in enumerate(answers) if number % 2 == 0]
+    assert all([row["id"] for row in body["commands"]] == [command.pk] for body in heartbeats)
+    command.refresh_from_db()
+    assert command.state == LockerCommand.State.SENT
+    # Marked by the first heartbeat to reach it, never again: every answer came after that.
+    assert command.sent_at <= min(datetime.fromisoformat(body["server_time"]) for body in heartbeats)
+    stored = Locker.objects.get(pk=locker.pk).last_event_sequence
+    assert stored == 4 * RACERS - 1
+    assert all(body["last_event_sequence"] is None or body["last_event_sequence"] <= stored for body in heartbeats)

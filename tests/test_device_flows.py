@@ -220,6 +220,23 @@ def test_a_heartbeat_records_door_states_and_sensors_and_delivers_commands(devic
     assert device.post("heartbeat", {}).json()["commands"] == []
 
 
+def test_a_heartbeat_delivers_waiting_commands_oldest_first_until_acknowledged(device, django_user_model):
+    operator = django_user_model.objects.create_user("ops", password="x")
+    first, second = (locker_command_queue(locker=device.locker, kind=LockerCommand.Kind.REFRESH_BUNDLE,
+                                          compartment=None, reason=f"Ticket {n}", requested_by=operator)
+                     for n in (1, 2))
+
+    delivered = device.post("heartbeat", {}).json()["commands"]
+    sent_at = dict(LockerCommand.objects.filter(pk__in=[first.pk, second.pk]).values_list("pk", "sent_at"))
+    device.post(f"commands/{first.pk}/ack", {"succeeded": True})
+    again = device.post("heartbeat", {}).json()["commands"]
+
+    assert [row["id"] for row in delivered] == [first.pk, second.pk]
+    assert [row["door"] for row in delivered] == [None, None]
+    assert [row["id"] for row in again] == [second.pk]  # sent, not acknowledged: delivered again
+    assert LockerCommand.objects.get(pk=second.pk).sent_at == sent_at[second.pk]  # sent once
+
+
 def test_a_heartbeat_changes_only_the_doors_whose_state_changed(device):
     first, second, third = device.locker.compartments.order_by("pk")[:3]
     device.post("heartbeat", {"doors": [{"door": first.label, "state": "open"},
@@ -500,6 +517,22 @@ def test_the_highest_stored_sequence_is_answered_to_event_batches_and_heartbeats
     older["sequence"] = 12
     assert device.post("events", {"events": [older, late]}).json()["last_sequence"] == 41
     assert device.post("heartbeat", {}).json()["last_event_sequence"] == 41
+
+
+def test_a_heartbeat_answers_the_stored_sequence_even_from_a_stale_locker_object(device):
+    from lockers.device.heartbeat import HeartbeatIn, device_heartbeat_record
+    from lockers.models import DeviceCredential, Locker
+
+    stale = Locker.objects.get(pk=device.locker.pk)  # as a per-process cache would hold it
+    batch = event("door_opened", "A1")
+    batch["sequence"] = 41
+    device.post("events", {"events": [batch]})
+
+    answer = device_heartbeat_record(locker=stale, credential=DeviceCredential.objects.get(locker=stale),
+                                     report=HeartbeatIn())
+
+    assert stale.last_event_sequence is None
+    assert answer.last_event_sequence == 41
 
 
 def test_the_migration_fills_each_lockers_highest_sequence_from_its_stored_events(device, make_locker):

@@ -120,3 +120,15 @@ def test_postgresql_connections_do_not_jit_compile_queries():
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone() == ("off",)
+
+
+@pytest.mark.parametrize("labels", [[], ["A1"], ["A1", "B2"]])
+def test_any_of_matches_exactly_the_values_given_and_nothing_when_there_are_none(locker, labels):
+    test = rows.any_of(labels)
+    label = rows.column(Compartment, "label")
+
+    found = rows.execute(f"SELECT {label} FROM {rows.table_name(Compartment)} "
+                         f"WHERE {rows.column(Compartment, 'locker')} = %s AND {label} {test.text}",
+                         (locker.pk, *test.params))
+
+    assert sorted(value for (value,) in found) == labels

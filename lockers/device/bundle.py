@@ -42,38 +42,58 @@ _DOOR = rows.Part(Compartment, "d")
 _CODE = rows.Part(PickupCode, "k")
 
 
-@functools.cache
-def _version_sql() -> str:
-    # Per door of the locker, its waiting parcel's (code, parcel, door, deadline) as one
-    # string: a door holds one parcel at most (`parcel_one_per_compartment`), so the
+@functools.lru_cache(maxsize=8)
+def _entries_text(locker: str) -> str:
+    # Per door of the locker, its id and its waiting parcel's (code, parcel, door, deadline)
+    # as one string: a door holds one parcel at most (`parcel_one_per_compartment`), so the
     # subquery is one probe of the parcels' door index per door. As a join, PostgreSQL
     # hash-joined the doors to every ready parcel of the network instead (1.4 of a
     # heartbeat's 2.3 ms of database time on the bench database). The deadline as text:
     # the digest needs it only to change when the deadline does.
     entry = " || ':' || ".join([_PARCEL.col("pickup_code"), _PARCEL.col("id"), _PARCEL.col("compartment"),
                                 f"COALESCE(CAST({_PARCEL.col('pickup_deadline')} AS TEXT), '')"])
-    return (f"SELECT (SELECT {entry} FROM {_PARCEL.table} "
+    return (f"SELECT {_DOOR.col('id')} AS door_id, (SELECT {entry} FROM {_PARCEL.table} "
             f"JOIN {_CODE.table} ON {_CODE.col('id')} = {_PARCEL.col('pickup_code')} "
             f"WHERE {_PARCEL.col('compartment')} = {_DOOR.col('id')} AND {_PARCEL.col('status')} = %s "
-            f"AND {_CODE.col('state')} = %s AND {_CODE.col('purpose')} = %s) "
-            f"FROM {_DOOR.table} WHERE {_DOOR.col('locker')} = %s ORDER BY {_DOOR.col('id')}")
+            f"AND {_CODE.col('state')} = %s AND {_CODE.col('purpose')} = %s) AS entry "
+            f"FROM {_DOOR.table} WHERE {_DOOR.col('locker')} = {locker}")
+
+
+def _entries_sql(locker: rows.Sql) -> rows.Sql:
+    # The constants stay bound (unlike the code look-up's): written into the SQL they let
+    # PostgreSQL plan a scan of the partial index of every ready parcel in the network
+    # (5d1e28e: 4 ms a heartbeat on the bench database).
+    params = (ParcelStatus.READY_FOR_PICKUP, PickupCode.State.LIVE, PickupCode.Purpose.PICKUP, *locker.params)
+    return rows.Sql(_entries_text(locker.text), params)
+
+
+def digest_source_sql(locker: rows.Sql) -> rows.Sql:
+    """An expression for what the digest of `bundle_version` is taken of, as one text (PostgreSQL).
+
+    For a statement that answers more than the version (the heartbeat's): its value goes
+    to `version_of`. NULL when nothing waits.
+    """
+    entries = _entries_sql(locker)
+    return rows.Sql(f"(SELECT string_agg(entry || ';', '' ORDER BY door_id) FROM ({entries.text}) entries)",
+                    entries.params)
+
+
+def version_of(source: str | None) -> str:
+    """The bundle version for the text `digest_source_sql` selects."""
+    return hashlib.sha256((source or "").encode()).hexdigest()[:20]
 
 
 def bundle_version(locker: Locker) -> str:
     """A digest of the (code, parcel, door, deadline) rows the bundle holds; one query, no secrets.
 
     It selects what `_waiting` does. Every heartbeat asks, so the query is written out
-    (`lockers_site.rows`) and its rows are digested as the database returns them.
+    (`lockers_site.rows`); the entries are joined in door order as `digest_source_sql`
+    joins them, so both give one version.
     """
-    # The constants stay bound (unlike the code look-up's): written into the SQL they let
-    # PostgreSQL plan a scan of the partial index of every ready parcel in the network
-    # (5d1e28e: 4 ms a heartbeat on the bench database).
-    params = [ParcelStatus.READY_FOR_PICKUP, PickupCode.State.LIVE, PickupCode.Purpose.PICKUP, locker.pk]
-    digest = hashlib.sha256()
-    for (entry,) in rows.execute(_version_sql(), params):
-        if entry is not None:  # a door with no parcel waiting behind a live code
-            digest.update(f"{entry};".encode())
-    return digest.hexdigest()[:20]
+    entries = _entries_sql(rows.Sql("%s", (locker.pk,)))
+    found = sorted(rows.execute(entries.text, entries.params))
+    # A door with no parcel waiting behind a live code has no entry.
+    return version_of("".join(f"{entry};" for _, entry in found if entry is not None))
 
 
 def bundle_key(locker: Locker, version: str) -> str:

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from lockers.models import Compartment, Locker, LockerCommand
@@ -92,36 +93,65 @@ def locker_command_queue(
     return command
 
 
-_COMMAND_ROW = (rows.Part(LockerCommand, "c"), rows.Part(Compartment, "d", ("id", "locker_id", "label")))
+COMMAND_ROW = (rows.Part(LockerCommand, "c"), rows.Part(Compartment, "d", ("id", "locker_id", "label")))
 
 
-@functools.cache
-def _waiting_sql() -> str:
-    command, door = _COMMAND_ROW
-    return (f"SELECT {rows.select_list(_COMMAND_ROW)} FROM {command.table} "
+@functools.lru_cache(maxsize=8)
+def _waiting_text(locker: str) -> str:
+    command, door = COMMAND_ROW
+    return (f"SELECT {rows.select_list(COMMAND_ROW)} FROM {command.table} "
             f"LEFT JOIN {door.table} ON {door.col('id')} = {command.col('compartment')} "
-            f"WHERE {command.col('locker')} = %s AND {command.col('state')} "
+            f"WHERE {command.col('locker')} = {locker} AND {command.col('state')} "
             f"IN ({rows.literal(LockerCommand.State.QUEUED)}, {rows.literal(LockerCommand.State.SENT)}) "
             f"ORDER BY {command.col('created_at')}, {command.col('id')}")
+
+
+def waiting_sql(locker: rows.Sql) -> rows.Sql:
+    """The commands of `locker` (an id's expression) not acknowledged yet, oldest first, as `COMMAND_ROW`."""
+    return rows.Sql(_waiting_text(locker.text), locker.params)
+
+
+@functools.lru_cache(maxsize=8)
+def _sent_text(locker: str) -> str:
+    state, sent_at = rows.column(LockerCommand, "state"), rows.column(LockerCommand, "sent_at")
+    return (f"UPDATE {rows.table_name(LockerCommand)} SET {state} = {rows.literal(LockerCommand.State.SENT)}, "
+            f"{sent_at} = %s WHERE {rows.column(LockerCommand, 'locker')} = {locker} "
+            f"AND {state} = {rows.literal(LockerCommand.State.QUEUED)}")
+
+
+def sent_sql(locker: rows.Sql) -> rows.Sql:
+    """Every queued command of `locker` (an id's expression) marked sent now.
+
+    The state is checked again on the row: a command a racing heartbeat already sent
+    keeps its first `sent_at`.
+    """
+    (now,) = rows.adapted(LockerCommand, {"sent_at": timezone.now()})
+    return rows.Sql(_sent_text(locker.text), (now, *locker.params))
+
+
+def waiting_load(found: list[list[Model | None]]) -> list[LockerCommand]:
+    """The commands of rows selected as `COMMAND_ROW`, each with its door (None for a locker-wide one)."""
+    waiting = []
+    for command, door in found:
+        command.compartment = door
+        waiting.append(command)
+    return waiting
 
 
 def locker_commands_deliver(*, locker: Locker) -> list[LockerCommand]:
     """Commands the locker has not acknowledged yet, oldest first; queued ones become sent.
 
     A sent command is delivered again until acknowledged (at least once): the locker
-    de-duplicates by command id. Every heartbeat asks, so the read is written out
-    (`lockers_site.rows`).
+    de-duplicates by command id. Every heartbeat asks, so the statements are written out
+    (`lockers_site.rows`); the update runs only when a command was queued. On PostgreSQL
+    the heartbeat runs both inside its one statement instead (`lockers.device.heartbeat`).
     """
-    waiting = []
-    for command, door in rows.fetch(_waiting_sql(), [locker.pk], _COMMAND_ROW):
-        command.compartment = door
-        waiting.append(command)
-    queued = [command.pk for command in waiting if command.state == LockerCommand.State.QUEUED]
-    if queued:
-        now = timezone.now()
-        LockerCommand.objects.filter(pk__in=queued, state=LockerCommand.State.QUEUED).update(
-            state=LockerCommand.State.SENT, sent_at=now
-        )
+    by_id = rows.Sql("%s", (locker.pk,))
+    read = waiting_sql(by_id)
+    waiting = waiting_load(rows.fetch(read.text, read.params, COMMAND_ROW))
+    if any(command.state == LockerCommand.State.QUEUED for command in waiting):
+        mark = sent_sql(by_id)
+        rows.write(mark.text, mark.params)
     return waiting
 
 
