@@ -462,6 +462,39 @@ def test_the_device_and_carrier_apis_share_one_validation_helper():
     assert not hasattr(lockers.device.views, "_valid") and not hasattr(carriers.api.views, "_valid")
 
 
+def test_a_reused_serializer_checks_each_request_on_its_own():
+    from rest_framework.exceptions import ValidationError
+
+    from lockers.device.serializers import HeartbeatIn
+    from lockers_site.api_helpers import validated
+
+    first = validated(HeartbeatIn, {"firmware_version": "1.0", "doors": [{"door": "A1", "state": "open"}]})
+    with pytest.raises(ValidationError) as refused:
+        validated(HeartbeatIn, {"firmware_version": "x" * 41})
+    second = validated(HeartbeatIn, {})
+
+    assert first["firmware_version"] == "1.0" and first["doors"] == {"A1": "open"}  # not changed by later checks
+    assert set(refused.value.detail) == {"firmware_version"}  # no error left over from the first
+    assert (second["firmware_version"], second["doors"], second["sensors"]) == ("", {}, [])
+
+
+def test_threads_checking_at_once_each_get_their_own_answer():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lockers.device.serializers import HeartbeatIn
+    from lockers_site.api_helpers import validated
+
+    def check(number: int) -> tuple[str, str]:
+        data = validated(HeartbeatIn, {"firmware_version": f"v{number}", "doors": [{"door": f"A{number}",
+                                                                                     "state": "closed"}]})
+        return data["firmware_version"], next(iter(data["doors"]))
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(check, range(400)))
+
+    assert answers == [(f"v{number}", f"A{number}") for number in range(400)]
+
+
 @pytest.mark.parametrize(("report", "error"), [
     ({"doors": [{"door": "A1", "state": "ajar"}]},
      {"doors": {"0": {"state": ['"ajar" is not a valid choice: open or closed.']}}}),
