@@ -119,6 +119,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that asks the socket instead of the server.
+    DATABASES["default"]["ENGINE"] = "lockers_site.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web server and the task worker share the file.
     DATABASES["default"]["OPTIONS"] = {
@@ -135,7 +138,7 @@ elif env_bool("DB_PREPARED_STATEMENTS", True):
     # cannot use the partial indexes the list pages rely on. Off behind a pooler in
     # transaction mode, which cannot keep a connection's prepared statements.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True})
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_JIT_OFF", True):
+if DATABASES["default"]["ENGINE"] == "lockers_site.postgresql" and env_bool("DB_JIT_OFF", True):
     # No JIT compiling: our queries are short index look-ups, and the grouped availability
     # query of a site search over 170 sites or more crossed jit_above_cost, paying 14 ms
     # of compiling for 48 ms of work (docs/performance.md). Added to the options the

@@ -1,0 +1,29 @@
+"""Django's PostgreSQL backend, but its per-request health check asks the socket, not the server.
+
+With CONN_HEALTH_CHECKS on, Django checks a persistent connection before each request's
+first query with a `SELECT 1`: a round trip on every request that touches the database,
+a sixth of a device heartbeat's. An idle connection has nothing to read; a server that
+ended the session (restart, `pg_terminate_backend`, idle timeout) has sent its error and
+closed the socket, which makes the socket readable. So a readable (or closed) socket
+means "reconnect", checked without waiting. Anything else unexpected there (a notice
+the server sent on its own) also just costs a reconnect. A connection lost without a
+word (a dead network path) is caught by neither check until its first query fails.
+"""
+
+from __future__ import annotations
+
+import select
+
+from django.db.backends.postgresql import base
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def is_usable(self) -> bool:
+        connection = self.connection
+        if connection is None or connection.closed or connection.broken:
+            return False
+        try:
+            readable, _, _ = select.select([connection.fileno()], [], [], 0)
+        except (OSError, ValueError):  # the descriptor is gone
+            return False
+        return not readable

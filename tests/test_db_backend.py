@@ -1,0 +1,54 @@
+"""The PostgreSQL backend's health check (lockers_site.postgresql): no round trip, and a dead session is replaced."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+from django.db import connection
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _terminate(backend_pid: int) -> None:
+    params = connection.settings_dict
+    with psycopg.connect(host=params["HOST"], port=params["PORT"] or 5432, dbname=params["NAME"],
+                         user=params["USER"], password=params["PASSWORD"], autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+
+
+def _unusable_within(seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not connection.is_usable():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_live_idle_connection_is_usable_without_a_query(monkeypatch):
+    connection.ensure_connection()
+
+    def no_query(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the health check sent a query")
+
+    monkeypatch.setattr(connection.connection, "cursor", no_query)
+    monkeypatch.setattr(connection.connection, "execute", no_query)
+
+    assert connection.is_usable()
+
+
+def test_a_session_the_server_ended_is_noticed_and_the_next_request_reconnects():
+    connection.ensure_connection()
+    assert connection.health_check_enabled
+    ended = connection.connection.info.backend_pid
+
+    _terminate(ended)
+
+    assert _unusable_within(5.0)
+    connection.health_check_done = False  # what every new request starts with
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (now_serving,) = cursor.fetchone()
+    assert now_serving != ended
