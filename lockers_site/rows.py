@@ -172,7 +172,7 @@ def adapted(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
 @dataclass(frozen=True)
 class Sql:
     """A piece of SQL with its parameters in the order of its placeholders: a statement, or an
-    expression a statement is built around (`Sql("%s", [locker_id])`, `Sql("(SELECT id FROM seen)")`)."""
+    expression a statement is built around (`Sql("%s", (locker_id,))`, `Sql("(SELECT id FROM seen)")`)."""
 
     text: str
     params: tuple[Any, ...] = ()

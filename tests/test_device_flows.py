@@ -568,6 +568,21 @@ def test_a_heartbeat_answers_the_stored_sequence_even_from_a_stale_locker_object
     assert answer.last_event_sequence == 41
 
 
+def test_a_heartbeat_of_a_locker_deleted_meanwhile_is_refused_and_writes_nothing(device):
+    from lockers.device.errors import LockerDecommissioned
+    from lockers.device.heartbeat import HeartbeatIn, device_heartbeat_record
+    from lockers.models import DeviceCredential, Locker
+
+    credential = DeviceCredential.objects.get(locker=device.locker)
+    gone = Locker(pk=device.locker.pk + 1000, site_id=device.locker.site_id, serial_number="SN-GONE")
+
+    with pytest.raises(LockerDecommissioned):
+        device_heartbeat_record(locker=gone, credential=credential,
+                                report=HeartbeatIn(doors={"A1": "open"}, firmware_version="9.9"))
+
+    assert not Compartment.objects.filter(door_state="open").exists()
+
+
 def test_the_migration_fills_each_lockers_highest_sequence_from_its_stored_events(device, make_locker):
     from importlib import import_module
 
