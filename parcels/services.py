@@ -400,19 +400,29 @@ def parcel_deposit(*, parcel_id: int, who: Who, occurred_at: datetime | None = N
 # --- recipient at the locker ----------------------------------------------------------
 
 
-# A code's parcels with the code and the door (every field, so the drop-off path can
-# allocate from the same rows) and the door's locker (what the custody event names).
-_CODE_ROW = (
-    rows.Part(Parcel, "p"),
-    rows.Part(PickupCode, "k"),
-    rows.Part(Compartment, "d"),
-    rows.Part(Locker, "l", ("id", "site_id", "serial_number", "status")),
-)
+# A code's parcels with the code, the door and the door's locker (what the custody event
+# names). A drop-off loads every field, as it may allocate a door from the same rows; a
+# pickup only what opening the doors reads: every typed or scanned code loads these, and
+# converting a parcel's every field cost more than its look-up.
+_CODE_ROWS = {
+    PickupCode.Purpose.DROP_OFF: (
+        rows.Part(Parcel, "p"),
+        rows.Part(PickupCode, "k"),
+        rows.Part(Compartment, "d"),
+        rows.Part(Locker, "l", ("id", "site_id", "serial_number", "status")),
+    ),
+    PickupCode.Purpose.PICKUP: (
+        rows.Part(Parcel, "p", ("id", "status", "site_id", "partner_id", "pickup_code_id", "compartment_id")),
+        rows.Part(PickupCode, "k", ("id", "site_id", "purpose", "state")),
+        rows.Part(Compartment, "d", ("id", "locker_id", "label")),
+        rows.Part(Locker, "l", ("id", "site_id", "serial_number", "status")),
+    ),
+}
 
 
 @functools.cache
 def _code_parcels_sql(*, by_qr: bool, purpose: str) -> str:
-    parcel, code, door, locker = _CODE_ROW
+    parcel, code, door, locker = parts = _CODE_ROWS[purpose]
     pickup = purpose == PickupCode.Purpose.PICKUP
     waiting = ParcelStatus.READY_FOR_PICKUP if pickup else ParcelStatus.RETURN_ANNOUNCED
     where = [f"{code.col('site')} = %s", f"{code.col('qr_hash' if by_qr else 'pin_hash')} = %s",
@@ -420,7 +430,7 @@ def _code_parcels_sql(*, by_qr: bool, purpose: str) -> str:
              f"{code.col('purpose')} = {rows.literal(purpose)}", f"{parcel.col('status')} = {rows.literal(waiting)}"]
     if pickup:  # a return's door is found when the code is typed; a pickup's is in this locker
         where.append(f"{door.col('locker')} = %s")
-    return (f"SELECT {rows.select_list(_CODE_ROW)} FROM {parcel.table} "
+    return (f"SELECT {rows.select_list(parts)} FROM {parcel.table} "
             f"JOIN {code.table} ON {code.col('id')} = {parcel.col('pickup_code')} "
             f"LEFT JOIN {door.table} ON {door.col('id')} = {parcel.col('compartment')} "
             f"LEFT JOIN {locker.table} ON {locker.col('id')} = {door.col('locker')} "
@@ -439,7 +449,7 @@ def _code_parcels(*, locker: Locker, pin: str | None, qr_token: str | None, purp
         params.append(locker.pk)
     found = []
     for parcel, code, door, door_locker in rows.fetch(_code_parcels_sql(by_qr=bool(qr_token), purpose=purpose),
-                                                      params, _CODE_ROW):
+                                                      params, _CODE_ROWS[purpose]):
         parcel.pickup_code = code
         if door is not None:
             door.locker = door_locker
