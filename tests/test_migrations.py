@@ -34,3 +34,16 @@ def test_an_index_migration_builds_and_drops_its_index_without_blocking_writes_o
     assert ("CREATE INDEX CONCURRENTLY" in built) is concurrent
     assert ("DROP INDEX CONCURRENTLY" in dropped) is concurrent
     assert "BEGIN;" not in built  # PostgreSQL refuses a concurrent build inside a transaction
+
+
+def test_heartbeat_updates_of_a_locker_row_stay_on_its_page_on_postgresql():
+    forwards, backwards = _sql("lockers", "0008_heartbeat_updates_stay_hot"), _sql(
+        "lockers", "0008_heartbeat_updates_stay_hot", "--backwards")
+
+    on_postgresql = connection.vendor == "postgresql"
+    assert ('ALTER TABLE "lockers_locker" SET (fillfactor = 70)' in forwards) is on_postgresql
+    assert ('ALTER TABLE "lockers_locker" SET (fillfactor = 100)' in backwards) is on_postgresql
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "lockers_locker")
+    # An index on last_heartbeat_at would keep every heartbeat's update from being HOT.
+    assert not any(c["index"] and "last_heartbeat_at" in c["columns"] for c in constraints.values())
