@@ -132,3 +132,24 @@ def test_any_of_matches_exactly_the_values_given_and_nothing_when_there_are_none
                          (locker.pk, *test.params))
 
     assert sorted(value for (value,) in found) == labels
+
+
+def test_any_of_matches_labels_with_commas_braces_quotes_and_backslashes(locker):
+    odd = ["A 1,{x}", 'B"2\\', "NULL"]
+    doors = list(Compartment.objects.filter(locker=locker).order_by("pk")[:3])
+    for door, label in zip(doors, odd, strict=True):
+        door.label = label
+        door.save(update_fields=["label"])
+    test = rows.any_of(odd)
+    label = rows.column(Compartment, "label")
+
+    found = rows.execute(f"SELECT {label} FROM {rows.table_name(Compartment)} "
+                         f"WHERE {rows.column(Compartment, 'locker')} = %s AND {label} {test.text}",
+                         (locker.pk, *test.params))
+
+    assert sorted(value for (value,) in found) == sorted(odd)
+
+
+def test_any_of_refuses_a_value_holding_its_separator():
+    with pytest.raises(ValueError):
+        rows.any_of(["A1", "B\x1f2"])
