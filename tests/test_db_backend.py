@@ -52,3 +52,22 @@ def test_a_session_the_server_ended_is_noticed_and_the_next_request_reconnects()
         cursor.execute("SELECT pg_backend_pid()")
         (now_serving,) = cursor.fetchone()
     assert now_serving != ended
+
+
+def test_the_socket_check_takes_a_descriptor_past_select_s_limit_of_1024():
+    import os
+    import socket
+
+    from lockers_site.postgresql.base import socket_readable
+
+    ours, theirs = socket.socketpair()
+    high = os.dup2(ours.fileno(), 1500)  # a gthread worker with many clients gets such descriptors
+    try:
+        assert not socket_readable(high)
+        theirs.send(b"E")
+        assert socket_readable(high)
+    finally:
+        os.close(high)
+        ours.close()
+        theirs.close()
+

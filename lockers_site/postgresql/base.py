@@ -14,7 +14,20 @@ from __future__ import annotations
 
 import select
 
+import psycopg
 from django.db.backends.postgresql import base
+
+
+def socket_readable(fileno: int) -> bool:
+    """Whether the socket has something to read (or was closed), without waiting.
+
+    poll(), not select(): select() cannot take a descriptor of 1024 or more (ValueError),
+    which a gthread worker holding many client connections reaches; every request would
+    then judge its healthy connection unusable and reconnect.
+    """
+    poller = select.poll()
+    poller.register(fileno, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -23,7 +36,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if connection is None or connection.closed or connection.broken:
             return False
         try:
-            readable, _, _ = select.select([connection.fileno()], [], [], 0)
-        except (OSError, ValueError):  # the descriptor is gone
+            return not socket_readable(connection.fileno())
+        except (OSError, ValueError, psycopg.Error):  # the descriptor is gone
             return False
-        return not readable
