@@ -71,3 +71,15 @@ def test_the_socket_check_takes_a_descriptor_past_select_s_limit_of_1024():
         ours.close()
         theirs.close()
 
+
+def test_a_connection_left_in_a_failed_transaction_is_unusable():
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.execute("BEGIN")
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        raw.execute("SELECT 1 / 0")
+    try:
+        assert not connection.is_usable()  # as Django's SELECT 1 would fail here
+    finally:
+        raw.execute("ROLLBACK")
+    assert connection.is_usable()

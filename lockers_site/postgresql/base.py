@@ -16,6 +16,7 @@ import select
 
 import psycopg
 from django.db.backends.postgresql import base
+from psycopg import pq
 
 
 def socket_readable(fileno: int) -> bool:
@@ -34,6 +35,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def is_usable(self) -> bool:
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
+            return False
+        # A failed transaction fails Django's SELECT 1 too: the session can run nothing until rolled back.
+        if connection.info.transaction_status in {pq.TransactionStatus.INERROR, pq.TransactionStatus.UNKNOWN}:
             return False
         try:
             return not socket_readable(connection.fileno())
