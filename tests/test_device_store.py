@@ -191,3 +191,24 @@ def test_with_redis_a_cached_credential_is_read_again_after_its_maximum_age(
     monkeypatch.setattr(store, "CACHE_MAX_AGE_SECONDS", 0.0)
     with django_assert_num_queries(1):
         _visit(locker.serial_number, "n" * 20)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_a_locker_saved_outside_a_transaction_gets_a_new_token_once_the_row_is_written(
+    redis_settings, provisioned, monkeypatch
+):
+    locker, _ = provisioned
+    renew = trust._tokens_renew
+    seen_at_renewal: list[str] = []
+
+    def renew_and_note(client: redis.Redis, serials: list[str]) -> None:
+        seen_at_renewal.append(Locker.objects.get(pk=locker.pk).status)
+        renew(client, serials)
+
+    monkeypatch.setattr(trust, "_tokens_renew", renew_and_note)
+    # Autocommit: pre_save's on_commit renewal runs at once, before the row is written.
+    locker.status = Locker.Status.DECOMMISSIONED
+    locker.save()
+
+    # A request that read the old row before the write cached it under a token renewed since.
+    assert seen_at_renewal[-1] == Locker.Status.DECOMMISSIONED

@@ -243,7 +243,18 @@ def _locker_saving(sender: type[Locker], instance: Locker, **kwargs: object) -> 
     if instance.pk is None or kwargs.get("raw") or trust.redis_client() is None:
         return
     stored = Locker.objects.filter(pk=instance.pk).values_list("serial_number", flat=True).first()
-    trust.device_trust_forget([instance.serial_number, stored or ""])
+    instance._device_serials_saving = [instance.serial_number, stored or ""]
+    trust.device_trust_forget(instance._device_serials_saving)
+
+
+@receiver(post_save, sender=Locker)
+def _locker_saved(sender: type[Locker], instance: Locker, **kwargs: object) -> None:
+    # Outside a transaction the save commits only after pre_save, whose on_commit renewal
+    # ran at once: a request reading the old row in between would cache it under the
+    # newest token. Renewing once the row is written closes that.
+    serials = instance.__dict__.pop("_device_serials_saving", None)
+    if serials:
+        trust.device_trust_forget(serials)
 
 
 @receiver(post_delete, sender=Locker)
