@@ -193,6 +193,19 @@ def test_with_redis_a_cached_credential_is_read_again_after_its_maximum_age(
         _visit(locker.serial_number, "n" * 20)
 
 
+def test_with_redis_a_request_with_an_unknown_serial_leaves_no_key_behind(redis_settings, db):
+    redis_client = _client(redis_settings)
+
+    visit = _visit("SN-NOBODY-HAS-THIS", "u" * 20)
+    assert visit.found is None
+    visit.refuse()
+    too_long = _visit("S" * (store.SERIAL_MAX_LENGTH + 1), "u" * 20)
+    assert too_long.found is None
+    too_long.refuse()
+
+    assert not list(redis_client.scan_iter(f"{redis_settings.DEVICE_REDIS_PREFIX}*"))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_with_redis_a_locker_saved_outside_a_transaction_gets_a_new_token_once_the_row_is_written(
     redis_settings, provisioned, monkeypatch

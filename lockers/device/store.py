@@ -47,6 +47,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 # A nonce must be remembered as long as a request carrying it could still pass the clock check.
 NONCE_RETENTION = 2 * CLOCK_SKEW
 NONCE_RETENTION_SECONDS = int(NONCE_RETENTION.total_seconds())
+SERIAL_MAX_LENGTH = Locker._meta.get_field("serial_number").max_length
 
 
 @dataclass(frozen=True)
@@ -157,15 +158,21 @@ class RedisVisit:
     client: redis.Redis
     nonce_key: str
     nonce_was_new: bool
+    # The script gives any serial a token that never expires; one no locker has must not
+    # stay, or requests with made-up serials would fill Redis until it refuses the writes
+    # that revocations need.
+    unknown_token_key: str | None = None
 
     def accept(self) -> None:
         if not self.nonce_was_new:
             raise NonceReused()
 
     def refuse(self) -> None:
-        if self.nonce_was_new:
+        # Deleting a token only ever makes a worker read the database again.
+        keys = [key for key in (self.nonce_key if self.nonce_was_new else None, self.unknown_token_key) if key]
+        if keys:
             try:
-                self.client.delete(self.nonce_key)
+                self.client.delete(*keys)
             except redis.RedisError as error:
                 # The nonce then expires on its own; a device never sends the same one twice.
                 trust.redis_unreachable(error)
@@ -179,15 +186,18 @@ class RedisStore:
         self._visit_script = client.register_script(trust.VISIT_SCRIPT)
 
     def visit(self, serial: str, nonce: str, now: datetime) -> RedisVisit | DatabaseVisit:
-        nonce_key = trust.nonce_key(serial, nonce)
+        if len(serial) > SERIAL_MAX_LENGTH:  # no locker has it: nothing to read, nothing to write
+            return DatabaseVisit(found=None, nonce=nonce, seen_at=now)
+        token_key, nonce_key = trust.token_key(serial), trust.nonce_key(serial, nonce)
         try:
-            token, nonce_was_new = self._visit_script(keys=[trust.token_key(serial), nonce_key],
+            token, nonce_was_new = self._visit_script(keys=[token_key, nonce_key],
                                                       args=[trust.new_token(), NONCE_RETENTION_SECONDS])
         except redis.RedisError as error:
             trust.redis_unreachable(error)
             return self.fallback.visit(serial, nonce, now)
-        return RedisVisit(found=self._found(serial, token.decode()), client=self.client, nonce_key=nonce_key,
-                          nonce_was_new=bool(nonce_was_new))
+        found = self._found(serial, token.decode())
+        return RedisVisit(found=found, client=self.client, nonce_key=nonce_key, nonce_was_new=bool(nonce_was_new),
+                          unknown_token_key=token_key if found is None else None)
 
     def _found(self, serial: str, token: str) -> Found | None:
         cached = self._cached.get(serial)
