@@ -43,6 +43,12 @@ def _skip_or_fail(flag: str, message: str) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def _database_store_unless_redis_is_asked_for(settings):
+    """A REDIS_URL in the environment must not reach tests that did not ask for `redis_settings`."""
+    settings.REDIS_URL = ""
+
+
 @pytest.fixture
 def redis_settings(settings):
     """Settings with REDIS_URL at a real Redis, under a key prefix of this test's own; its keys go afterwards."""

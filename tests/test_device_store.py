@@ -2,7 +2,7 @@
 
 The checks every store must pass (replays, revocation at once, rotation) run on both
 stores in test_device_auth.py; these are what each store does on its own: the
-database's nonce rows, and Redis's cached credentials, trust tokens and fallback.
+database's nonce rows, and Redis's cached credentials, trust tokens and outages.
 """
 
 from __future__ import annotations
@@ -165,12 +165,18 @@ def test_with_redis_a_credential_read_before_a_change_committed_is_not_trusted_a
     assert _visit(serial).found.credential.revoked_at is not None
 
 
-def test_with_redis_unreachable_device_requests_fall_back_to_the_database(settings, device):
+def test_with_redis_unreachable_device_requests_are_refused_and_change_nothing(settings, device):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
-    assert device.post("heartbeat", HEARTBEAT, nonce="f" * 20).status_code == 200
-    assert DeviceNonce.objects.filter(nonce="f" * 20).exists()
-    assert device.post("heartbeat", HEARTBEAT, nonce="f" * 20).status_code == 401
+    refused = device.post("heartbeat", HEARTBEAT, nonce="f" * 20)
+
+    # The database alone does not hold the nonces Redis accepted: checking it would let a replay through.
+    assert refused.status_code == 503
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/device_store_unavailable")
+    assert not DeviceNonce.objects.exists()
+    device.locker.refresh_from_db()
+    assert device.locker.last_heartbeat_at is None
 
 
 def test_with_redis_unreachable_a_revocation_fails_and_changes_nothing(settings, provisioned):

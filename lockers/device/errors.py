@@ -24,6 +24,19 @@ class ClockSkew(exceptions.AuthenticationFailed):
     default_detail = "The request's timestamp is too far from the server clock."
 
 
+class DeviceStoreUnavailable(exceptions.APIException):
+    """Redis, where nonces are kept, cannot be reached: the request cannot be checked for a replay.
+
+    Refused rather than checked against the database alone, which does not hold the
+    nonces Redis accepted: a replay would pass. The locker works from its offline bundle
+    meanwhile and sends again later.
+    """
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "device_store_unavailable"
+    default_detail = "The server cannot check requests for replays right now: retry in a moment."
+
+
 class NonceReused(exceptions.AuthenticationFailed):
     default_code = "nonce_reused"
     default_detail = "This nonce was already used: the request looks like a replay."

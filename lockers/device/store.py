@@ -9,8 +9,9 @@ Two stores behind one interface, chosen by REDIS_URL:
   locker's trust token (`trust`) and records the nonce with `SET NX` and an expiry; the credential
   comes from the worker's own memory while its token is current, from the database
   otherwise. A request refused after that round trip removes the nonce it recorded,
-  so a refusal leaves nothing behind. If Redis cannot be reached, the request uses the
-  database store instead.
+  so a refusal leaves nothing behind. If Redis cannot be reached, the request is
+  refused with 503 (`DeviceStoreUnavailable`): the database does not hold the nonces
+  Redis accepted, so checking it alone would let a replay through.
 
 Both give the request fresh model instances: nothing a request does to its locker or
 credential is seen by another request.
@@ -35,7 +36,7 @@ from lockers_site import rows
 
 from . import trust
 from .credentials import Secrets, credential_secrets
-from .errors import NonceReused
+from .errors import DeviceStoreUnavailable, NonceReused
 
 # A cached credential is read again after this long even if no change was announced:
 # the bound on trusting a change whose token renewal could not reach Redis.
@@ -179,9 +180,8 @@ class RedisVisit:
 
 
 class RedisStore:
-    def __init__(self, client: redis.Redis, fallback: DatabaseStore) -> None:
+    def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self.fallback = fallback
         self._cached: dict[str, _Cached] = {}
         self._visit_script = client.register_script(trust.VISIT_SCRIPT)
 
@@ -194,7 +194,7 @@ class RedisStore:
                                                       args=[trust.new_token(), NONCE_RETENTION_SECONDS])
         except redis.RedisError as error:
             trust.redis_unreachable(error)
-            return self.fallback.visit(serial, nonce, now)
+            raise DeviceStoreUnavailable() from error
         found = self._found(serial, token.decode())
         return RedisVisit(found=found, client=self.client, nonce_key=nonce_key, nonce_was_new=bool(nonce_was_new),
                           unknown_token_key=token_key if found is None else None)
@@ -233,7 +233,7 @@ def device_store() -> DatabaseStore | RedisStore:
     client = trust.redis_client()
     name = "redis" if client is not None else "database"
     if name not in _stores:
-        _stores[name] = RedisStore(client, DatabaseStore()) if client is not None else DatabaseStore()
+        _stores[name] = RedisStore(client) if client is not None else DatabaseStore()
     return _stores[name]
 
 

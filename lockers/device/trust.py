@@ -31,7 +31,7 @@ from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
-# A device request must not hang on an unreachable Redis: it falls back to the database.
+# A device request must not hang on an unreachable Redis: it is refused with a 503 instead.
 # One immediate retry covers a pooled connection Redis has closed; more would only wait.
 REDIS_TIMEOUT_SECONDS = 0.5
 REDIS_RETRY = Retry(NoBackoff(), 1)
@@ -49,7 +49,7 @@ def redis_client() -> redis.Redis | None:
     return _clients[url]
 
 
-# A locker's keys share one hash tag, so the script below may touch both on a Redis Cluster.
+# A locker's keys share one hash tag: wherever Redis shards keys, the script's two stay together.
 def token_key(serial: str) -> str:
     return f"{settings.DEVICE_REDIS_PREFIX}{{{serial}}}:trust"
 
@@ -120,7 +120,7 @@ class _UnreachableLog:
         now = time.monotonic()
         if now - cls.last >= cls.interval:
             cls.last = now
-            logger.warning("Redis unreachable (%s): device requests use the database", error)
+            logger.warning("Redis unreachable (%s): signed device requests are refused (503)", error)
 
 
 def redis_unreachable(error: Exception) -> None:
