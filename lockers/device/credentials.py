@@ -27,7 +27,7 @@ from lockers.models import DeviceCredential, Locker
 from parcels.codes import keyed_hash
 
 from .errors import ProvisioningRefused
-from .trust import device_trust_forget
+from .trust import device_trust_forget, device_trust_forget_lockers
 
 PROVISIONING_TOKEN_TTL = timedelta(hours=24)
 # The old secret keeps working this long after a rotation, for requests already in flight.
@@ -161,13 +161,9 @@ def device_rotation_request(*, locker_ids: list[int]) -> int:
         asked = DeviceCredential.objects.filter(locker_id__in=locker_ids, revoked_at__isnull=True).exclude(
             secret_encrypted=""
         ).update(rotation_requested_at=timezone.now())
-        _trust_forget(locker_ids)
+        device_trust_forget_lockers(locker_ids)  # a queryset update sends no signal (see store)
     return asked
 
-
-def _trust_forget(locker_ids: list[int]) -> None:
-    """Workers must read these credentials again: queryset updates send no signal (see store)."""
-    device_trust_forget(Locker.objects.filter(pk__in=locker_ids).values_list("serial_number", flat=True))
 
 
 def device_credential_revoke(*, locker_ids: list[int]) -> int:
@@ -186,5 +182,5 @@ def device_credential_revoke(*, locker_ids: list[int]) -> int:
             provisioning_expires_at=None,
             rotation_requested_at=None,
         )
-        _trust_forget(locker_ids)
+        device_trust_forget_lockers(locker_ids)  # a queryset update sends no signal (see store)
     return revoked

@@ -274,13 +274,12 @@ def _locker_deleted(sender: type[Locker], instance: Locker, **kwargs: object) ->
 
 @receiver(post_save, sender=Site)
 def _site_saved(sender: type[Site], instance: Site, created: bool, **kwargs: object) -> None:
-    if not created and not kwargs.get("raw") and trust.redis_client() is not None:
+    if not created and not kwargs.get("raw"):  # the serials are read only if Redis is in use
         trust.device_trust_forget(Locker.objects.filter(site=instance).values_list("serial_number", flat=True))
 
 
 @receiver(post_save, sender=DeviceCredential)
 @receiver(post_delete, sender=DeviceCredential)
 def _credential_changed(sender: type[DeviceCredential], instance: DeviceCredential, **kwargs: object) -> None:
-    if kwargs.get("raw") or trust.redis_client() is None:
-        return
-    trust.device_trust_forget(Locker.objects.filter(pk=instance.locker_id).values_list("serial_number", flat=True))
+    if not kwargs.get("raw"):
+        trust.device_trust_forget_lockers([instance.locker_id])

@@ -29,6 +29,8 @@ from django.dispatch import receiver
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from lockers.models import Locker
+
 logger = logging.getLogger(__name__)
 
 # A device request must not hang on an unreachable Redis: it is refused with a 503 instead.
@@ -107,6 +109,11 @@ def device_trust_forget(serials: Iterable[str]) -> None:
         return
     _tokens_renew(client, wanted)
     transaction.on_commit(lambda: _tokens_renew_after_commit(client, wanted))
+
+
+def device_trust_forget_lockers(locker_ids: Iterable[int]) -> None:
+    """`device_trust_forget` for lockers named by id (their serials are read only if Redis is in use)."""
+    device_trust_forget(Locker.objects.filter(pk__in=list(locker_ids)).values_list("serial_number", flat=True))
 
 
 class _UnreachableLog:
