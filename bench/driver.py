@@ -11,6 +11,9 @@ Two kinds of run:
 - open loop (`rate`, `duration`): requests started on a fixed schedule whatever the
   answers; latency counts from the scheduled start, so a stalled server is not hidden
   by the client waiting for it (no coordinated omission).
+
+Runs with the same name are rounds of one path: their requests, time and CPU are
+pooled into one result, which also lists each round's throughput (`round_rps`).
 """
 
 from __future__ import annotations
@@ -251,18 +254,39 @@ def _cpu_per_request(spent: tuple[float, float | None] | None, requests: int) ->
             "db_cpu_ms": round(database / requests, 3) if database is not None else None}
 
 
+@dataclass
+class Pool:
+    """A path's runs so far in the bench run: one result however many rounds it ran in."""
+
+    samples: list[Sample]
+    elapsed: float
+    spent: tuple[float, float | None] | None
+    round_rps: list[float]
+
+    def add(self, samples: list[Sample], elapsed: float, spent: tuple[float, float | None] | None) -> None:
+        self.samples += samples
+        self.elapsed += elapsed
+        self.round_rps.append(round(len(samples) / elapsed, 1) if elapsed else 0.0)
+        if self.spent is None or spent is None:
+            self.spent = None
+        else:
+            database = None if self.spent[1] is None or spent[1] is None else self.spent[1] + spent[1]
+            self.spent = (self.spent[0] + spent[0], database)
+
+
 async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every run of the plan; runs sharing a name (rounds of one path) give one pooled result."""
     factories = Factories(plan)
     base = plan["base_url"]
     cpu = ServerCpu(plan.get("server_pid"), plan.get("database"))
-    results = []
+    results: dict[str, dict[str, Any]] = {}
+    pools: dict[str, Pool] = {}
     for run in runs:
         path = run["path"]
         make = page_factory(plan, run["target"]) if path == "page" else getattr(factories, path)
         rate = run.get("rate")
         if rate == "auto":  # 70% of the saturation rate measured for this path earlier in the run
-            saturated = next(r for r in results if r["name"] == run["saturation_of"])
-            rate = max(1.0, saturated["rps"] * run.get("fraction", 0.7))
+            rate = max(1.0, results[run["saturation_of"]]["rps"] * run.get("fraction", 0.7))
         before = cpu.snapshot()
         if rate:
             duration = run["duration"]
@@ -271,12 +295,15 @@ async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict
             samples, elapsed = await open_loop(base, make, float(rate), duration)
         else:
             samples, elapsed = await closed_loop(base, make, run["count"], run["concurrency"])
-        result = summarise(run["name"], samples, elapsed, set(run.get("expected", [200, 201])))
-        result |= {"path": path, "concurrency": run.get("concurrency"), "target_rate": rate}
-        result |= _cpu_per_request(cpu.since(before), len(samples))
-        results.append(result)
+        pool = pools.setdefault(run["name"], Pool([], 0.0, (0.0, 0.0), []))
+        pool.add(samples, elapsed, cpu.since(before))
+        result = summarise(run["name"], pool.samples, pool.elapsed, set(run.get("expected", [200, 201])))
+        result |= {"path": path, "concurrency": run.get("concurrency"), "target_rate": rate,
+                   "round_rps": pool.round_rps}
+        result |= _cpu_per_request(pool.spent, len(pool.samples))
+        results[run["name"]] = result
         print(json.dumps(result), flush=True)
-    return results
+    return list(results.values())
 
 
 def main(argv: list[str]) -> None:

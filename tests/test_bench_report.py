@@ -1,8 +1,9 @@
-"""The bench report's ratios: each path against the mean of the bare view's runs in the same bench run."""
+"""The bench's ratios: each hot path against the bare view, both pooled over the rounds they took turns in."""
 
 from __future__ import annotations
 
-from bench.runner import report
+from bench.driver import Pool, Sample
+from bench.runner import FAST_RUNS, RATIO_ROUNDS, report
 
 
 def _result(name: str, path: str, rps: float, worker_ms: float, db_ms: float, **extra: object) -> dict[str, object]:
@@ -11,14 +12,14 @@ def _result(name: str, path: str, rps: float, worker_ms: float, db_ms: float, **
             "worker_cpu_ms": worker_ms, "db_cpu_ms": db_ms, **extra}
 
 
-def test_a_path_is_compared_with_the_mean_of_the_bare_runs_around_it():
+def test_a_path_is_compared_with_the_bare_view_and_each_round_with_its_own():
     outcome = {
         "machine": {}, "server": {}, "worker_rss_mb": {"1": 90.0},
         "burst": {"doors": 48, "reserved": 48, "distinct_doors": 48, "doors_held_twice": 0},
         "results": [
-            _result("bare view", "bare", 2000.0, 0.5, 0.0),
-            _result("heartbeat", "heartbeat", 600.0, 1.5, 0.5),
-            _result("bare view, again", "bare", 1000.0, 0.7, 0.0),
+            _result("bare view", "bare", 1500.0, 0.5, 0.0, round_rps=[2000.0, 1000.0]),
+            _result("heartbeat", "heartbeat", 450.0, 1.5, 0.5, round_rps=[600.0, 300.0]),
+            _result("code validation", "code", 300.0, 2.0, 0.5, round_rps=[400.0, 200.0]),
             _result("64 reservations, one site", "burst", 50.0, 20.0, 8.0, statuses={"201": 48, "409": 16}),
         ],
     }
@@ -26,7 +27,30 @@ def test_a_path_is_compared_with_the_mean_of_the_bare_runs_around_it():
     lines = report(outcome)
 
     heartbeat = next(r for r in outcome["results"] if r["name"] == "heartbeat")
-    assert heartbeat["ratio_to_bare"] == 0.4  # 600 / mean(2000, 1000)
-    assert heartbeat["cpu_ratio_to_bare"] == 0.3  # 0.6 ms / 2.0 ms
-    assert any(line.startswith("SUMMARY heartbeat:") and "ratio ok" in line for line in lines)
-    assert any(line.startswith("SUMMARY bare view, again:") and "x bare 0.667" in line for line in lines)
+    assert heartbeat["ratio_to_bare"] == 0.3  # 450 / 1500
+    assert heartbeat["cpu_ratio_to_bare"] == 0.25  # 0.5 ms / 2.0 ms
+    assert any(line.startswith("SUMMARY heartbeat:") and "ratio ok (rounds 0.30/0.30)" in line for line in lines)
+    assert any(line.startswith("SUMMARY code validation:") and "ratio BELOW 0.30 (rounds 0.20/0.20)" in line
+               for line in lines)
+
+
+def test_rounds_pool_their_requests_time_and_cpu():
+    pool = Pool([], 0.0, (0.0, 0.0), [])
+    pool.add([Sample(0.01, 200, 1)] * 100, 0.5, (40.0, 10.0))
+    pool.add([Sample(0.02, 200, 1)] * 50, 0.5, (30.0, 5.0))
+
+    assert len(pool.samples) == 150 and pool.elapsed == 1.0
+    assert pool.spent == (70.0, 15.0)
+    assert pool.round_rps == [200.0, 100.0]
+
+    pool.add([Sample(0.01, 200, 1)], 0.1, (1.0, None))  # a round whose database CPU could not be read
+    assert pool.spent == (71.0, None)
+
+
+def test_the_bare_view_takes_turns_with_the_hot_paths():
+    names = [run["name"] for run in FAST_RUNS if run["path"] in {"bare", "signed", "code", "heartbeat"}
+             and not run["name"].startswith("warm-up") and "rate" not in run]
+    assert names.count("bare view") == RATIO_ROUNDS
+    first_round = names[:4]
+    assert names == first_round * RATIO_ROUNDS
+    assert first_round[0] == "bare view"
