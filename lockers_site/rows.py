@@ -243,6 +243,42 @@ def _insert_sql(model: type[models.Model], names: tuple[str, ...]) -> str:
     return f"INSERT INTO {table_name(model)} ({columns}) VALUES ({placeholders(len(names))})"
 
 
+def _typed(field: models.Field) -> str:
+    # PostgreSQL types the parameters of a VALUES list by their own rows, not by the columns
+    # they go to: a column NULL in every row would be text. The cast names the column's type
+    # without its length (varchar, not varchar(40)), as Django's bulk insert does, so a value
+    # too long is refused by the column, not cut to fit by the cast.
+    if connection.vendor != "postgresql":
+        return "%s"
+    return f"CAST(%s AS {field.db_type(connection).split('(')[0]})"
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_select_sql(model: type[models.Model], names: tuple[str, ...], count: int, source: str) -> str:
+    meta = model._meta
+    row = f"({', '.join(_typed(meta.get_field(name)) for name in names)})"
+    columns = ", ".join(column(model, name) for name in names)
+    return (f"INSERT INTO {table_name(model)} ({columns}) "
+            f"SELECT v.* FROM {source} CROSS JOIN (VALUES {', '.join([row] * count)}) AS v")
+
+
+def insert_sql(model: type[models.Model], values: Sequence[dict[str, Any]], *, for_each_row_of: str) -> Sql:
+    """`INSERT INTO model (columns) SELECT ...`: the rows `values`, adapted by their fields, once for
+    each row of `for_each_row_of` (a FROM item: the name of a `with_` part, a subquery with its alias).
+
+    With a part that returns one row or none (`UPDATE ... WHERE ... RETURNING`), the rows are
+    inserted only if the update happened, in the same statement. Every dict names the same fields,
+    in the same order. The statement's text varies with the number of rows.
+    """
+    if not values:
+        raise ValueError("Nothing to insert.")
+    names = tuple(values[0])
+    if any(tuple(row) != names for row in values):
+        raise ValueError("Every row to insert names the same fields in the same order.")
+    params = [param for row in values for param in adapted(model, row)]
+    return Sql(_insert_select_sql(model, names, len(values), for_each_row_of), tuple(params))
+
+
 def insert(model: type[models.Model], values: dict[str, Any]) -> None:
     """`INSERT INTO model (values)`, adapted by their fields: a hot path's one-row insert, prepared.
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
 from lockers.models import Compartment, DeviceNonce, Locker
 from lockers_site import rows
-from parcels.models import Parcel, PickupCode
+from parcels.models import Parcel, ParcelEvent, PickupCode
 from tests import parcel_states as states
 
 pytestmark = pytest.mark.django_db
@@ -153,3 +153,41 @@ def test_any_of_matches_labels_with_commas_braces_quotes_and_backslashes(locker)
 def test_any_of_refuses_a_value_holding_its_separator():
     with pytest.raises(ValueError):
         rows.any_of(["A1", "B\x1f2"])
+
+
+def _event(parcel: Parcel, **values: object) -> dict[str, object]:
+    now = timezone.now()
+    return {"parcel": parcel.pk, "type": "note", "from_status": "", "to_status": parcel.status, "reason": "",
+            "occurred_at": now, "recorded_at": now, "site": parcel.site_id, "locker": None, "compartment": None,
+            "actor": "system", "actor_label": "", "user": None, "details": {}, **values}
+
+
+def test_insert_sql_writes_its_rows_once_for_each_row_of_its_source_with_nulls_json_and_times(announce):
+    first, second = announce(), announce()
+    values = [_event(first, details={"why": ["a", 1]}), _event(second, actor_label="courier 7")]
+    attnames = {name: ParcelEvent._meta.get_field(name).attname for name in values[0]}
+
+    statement = rows.insert_sql(ParcelEvent, values, for_each_row_of="(SELECT 1 AS one) AS source")
+    assert rows.write(statement.text, statement.params) == 2
+    nothing = rows.insert_sql(ParcelEvent, values, for_each_row_of="(SELECT 1 AS one WHERE 1 = 0) AS source")
+    assert rows.write(nothing.text, nothing.params) == 0
+
+    written = list(ParcelEvent.objects.filter(type="note").order_by("parcel_id").values(*attnames.values()))
+    assert written == [{attnames[name]: value for name, value in given.items()} for given in values]
+
+
+@pytest.mark.postgres
+def test_insert_sql_leaves_a_value_too_long_to_the_column_to_refuse_not_cut(announce):
+    statement = rows.insert_sql(ParcelEvent, [_event(announce(), type="x" * 41)],
+                                for_each_row_of="(SELECT 1 AS one) AS source")
+
+    with pytest.raises(DataError), transaction.atomic():
+        rows.write(statement.text, statement.params)
+
+
+def test_insert_sql_refuses_rows_that_name_other_fields(announce):
+    parcel = announce()
+    with pytest.raises(ValueError):
+        rows.insert_sql(ParcelEvent, [_event(parcel), {"parcel": parcel.pk}], for_each_row_of="t")
+    with pytest.raises(ValueError):
+        rows.insert_sql(ParcelEvent, [], for_each_row_of="t")
