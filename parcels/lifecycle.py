@@ -127,6 +127,38 @@ def parcel_snapshot(parcel: Parcel) -> dict[str, Any]:
     }
 
 
+def event_values(
+    parcel: Parcel,
+    *,
+    event_type: str,
+    from_status: str,
+    where: Where,
+    who: Who,
+    occurred_at: datetime,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The custody event's row, by field: what `record_event` inserts, and what a statement
+    writing events together with another change inserts (`lockers_site.rows.insert_sql`)."""
+    compartment = where.compartment
+    return {
+        "parcel": parcel.pk,
+        "type": event_type,
+        "from_status": from_status,
+        "to_status": parcel.status,
+        "reason": reason,
+        "occurred_at": occurred_at,
+        "recorded_at": timezone.now(),
+        "site": compartment.locker.site_id if compartment else parcel.site_id,
+        "locker": compartment.locker_id if compartment else where.locker_id,
+        "compartment": compartment.pk if compartment else None,
+        "actor": who.actor,
+        "actor_label": who.label,
+        "user": who.user_id,
+        "details": details or {},
+    }
+
+
 def record_event(
     parcel: Parcel,
     *,
@@ -145,23 +177,8 @@ def record_event(
     code that opens a door writes one, and the ORM's save cost a sixth of a code check's
     CPU. Nothing reads the event back in the request, and no signal listens to it.
     """
-    compartment = where.compartment
-    rows.insert(ParcelEvent, {
-        "parcel": parcel.pk,
-        "type": event_type,
-        "from_status": from_status,
-        "to_status": parcel.status,
-        "reason": reason,
-        "occurred_at": occurred_at,
-        "recorded_at": timezone.now(),
-        "site": compartment.locker.site_id if compartment else parcel.site_id,
-        "locker": compartment.locker_id if compartment else where.locker_id,
-        "compartment": compartment.pk if compartment else None,
-        "actor": who.actor,
-        "actor_label": who.label,
-        "user": who.user_id,
-        "details": details or {},
-    })
+    rows.insert(ParcelEvent, event_values(parcel, event_type=event_type, from_status=from_status, where=where,
+                                          who=who, occurred_at=occurred_at, reason=reason, details=details))
     if webhook_type:
         PartnerEvent.objects.create(
             id=uuid.uuid4(),
