@@ -8,6 +8,14 @@ than KEYPAD_DAILY_WRONG_CAP wrong codes are ever tested at one locker in one day
 the bound docs/security.md relies on. A right code on a clean streak writes nothing,
 so the common case costs the one locking read.
 
+On PostgreSQL the code's look-up runs in that locking read (`keypad_turn_take(lookup=)`),
+before the turn is judged. A refused turn drops its rows unread, whatever they hold: it
+answers, counts and takes the same steps as for any other code, and nothing compares,
+keeps or reveals what was found. Its rows are read as of the statement's start, which
+may be before it waited for the lock: a code that ended meanwhile (used by the request
+it waited behind) is still found; the caller's conditional use of the code, a later
+statement, finds it no longer live and refuses it as used, counting no wrong code.
+
 The caller owns the transaction and must let it commit whatever the outcome: a
 refusal or a wrong code is raised only after the counters are stored.
 """
@@ -15,8 +23,9 @@ refusal or a wrong code is raised only after the counters are stored.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -48,6 +57,7 @@ class KeypadTurn:
     now: datetime
     changed: set[str]
     locked_until: datetime | None = None  # set when the turn is refused
+    looked_up: list[tuple[Any, ...]] = field(default_factory=list)  # the look-up's rows; none when refused
 
     @property
     def refused(self) -> bool:
@@ -60,33 +70,53 @@ class KeypadTurn:
 _GUARD = (rows.Part(KeypadGuard, "g"),)
 
 
-@functools.cache
-def _guard_sql() -> str:
+@functools.lru_cache(maxsize=8)
+def _guard_sql(lookup: str) -> str:
     (guard,) = _GUARD
+    where = f"WHERE {guard.col('locker')} = %s"
+    if lookup:  # PostgreSQL: the look-up's rows joined to the one guard row, which alone is locked
+        return (
+            f"SELECT {rows.select_list(_GUARD)}, found.* FROM {guard.table} LEFT JOIN ({lookup}) found ON true "
+            f"{where} FOR UPDATE OF {guard.alias}"
+        )
     # SQLite has no row locks: its transactions begin IMMEDIATE (settings.py), so a
     # turn holds the database's write lock from its first statement instead.
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    return f"SELECT {rows.select_list(_GUARD)} FROM {guard.table} WHERE {guard.col('locker')} = %s{lock}"
+    return f"SELECT {rows.select_list(_GUARD)} FROM {guard.table} {where}{lock}"
 
 
-def _guard_locked(locker: Locker) -> KeypadGuard:
+def _guard_locked(locker: Locker, lookup: rows.Sql | None) -> tuple[KeypadGuard, list[tuple[Any, ...]] | None]:
+    """The locked guard row, and on PostgreSQL the rows of `lookup` read by the same statement (else None)."""
     # Written out (`lockers_site.rows`): every typed code takes this lock first.
-    found = rows.fetch(_guard_sql(), [locker.pk], _GUARD)
+    together = lookup is not None and connection.vendor == "postgresql"
+    sql, params = (_guard_sql(lookup.text), [*lookup.params, locker.pk]) if together else (_guard_sql(""), [locker.pk])
+    found = rows.execute(sql, params)
     if not found:  # the locker's first typed code: create the row, then lock it like any other
         KeypadGuard.objects.get_or_create(locker=locker, defaults={"day": _local_day(locker, timezone.now())})
-        found = rows.fetch(_guard_sql(), [locker.pk], _GUARD)
-    return found[0][0]
+        found = rows.execute(sql, params)
+    width = len(_GUARD[0].fields)
+    (guard,) = rows.load_row(_GUARD, found[0][:width])
+    if not together:
+        return guard, None
+    # One row per row of the look-up, or one with its columns NULL (the outer join found nothing).
+    return guard, [row[width:] for row in found if row[width] is not None]
 
 
-def keypad_turn_take(*, locker: Locker) -> KeypadTurn:
+def keypad_turn_take(*, locker: Locker, lookup: rows.Sql | None = None) -> KeypadTurn:
     """Lock the locker's guard and say whether a typed code may be compared now.
 
     Call inside a transaction. A refused turn is counted (`refused_today`) and carries
     until when; `keypad_turn_settle` stores the counters either way.
+
+    `lookup` is the SELECT that compares the code (its first column never NULL): a turn
+    that is not refused carries its rows (`looked_up`). On PostgreSQL it runs in the
+    guard's locking statement, one round trip for both, as of the statement's start, and
+    a refused turn drops its rows unread (module docstring); elsewhere it runs once the
+    lock is held, only for a turn that is not refused.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("A keypad turn holds its lock until the caller commits: call it inside a transaction.")
-    guard = _guard_locked(locker)
+    guard, looked_up = _guard_locked(locker, lookup)
     # The clock is read once the lock is held: a request that waited for it must not
     # act on a time older than the turns before it (one read at 23:59:59 would reset
     # the next day's counters).
@@ -105,6 +135,10 @@ def keypad_turn_take(*, locker: Locker) -> KeypadTurn:
         if guard.failures_today >= KEYPAD_DAILY_WRONG_CAP:
             until = max(until or now, _end_of_local_day(locker, now))
         turn.locked_until = until
+        return turn  # what the look-up found, if it ran, goes unread
+    if looked_up is None and lookup is not None:
+        looked_up = rows.execute(lookup.text, lookup.params)
+    turn.looked_up = looked_up or []
     return turn
 
 
