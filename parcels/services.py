@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -34,8 +34,8 @@ from .errors import (
     TransitionNotAllowed,
 )
 from .keypad import keypad_turn_settle, keypad_turn_take
-from .lifecycle import BIRTH_EVENTS, Change, Where, Who, apply_transition, record_event
-from .models import Actor, ExceptionReason, Parcel, ParcelStatus, PickupCode
+from .lifecycle import BIRTH_EVENTS, Change, Where, Who, apply_transition, event_values, record_event
+from .models import Actor, ExceptionReason, Parcel, ParcelEvent, ParcelStatus, PickupCode
 
 RECIPIENT_EXTENSIONS_ALLOWED = 1
 # How often to redraw a code whose PIN collides with a live one at the same site.
@@ -402,8 +402,9 @@ def parcel_deposit(*, parcel_id: int, who: Who, occurred_at: datetime | None = N
 
 # A code's parcels with the code, the door and the door's locker (what the custody event
 # names). A drop-off loads every field, as it may allocate a door from the same rows; a
-# pickup only what opening the doors reads: every typed or scanned code loads these, and
-# converting a parcel's every field cost more than its look-up.
+# pickup only what opening the doors reads (and the door's place, their order): every
+# typed or scanned code loads these, and converting a parcel's every field cost more
+# than its look-up.
 _CODE_ROWS = {
     PickupCode.Purpose.DROP_OFF: (
         rows.Part(Parcel, "p"),
@@ -414,10 +415,11 @@ _CODE_ROWS = {
     PickupCode.Purpose.PICKUP: (
         rows.Part(Parcel, "p", ("id", "status", "site_id", "partner_id", "pickup_code_id", "compartment_id")),
         rows.Part(PickupCode, "k", ("id", "site_id", "purpose", "state")),
-        rows.Part(Compartment, "d", ("id", "locker_id", "label")),
+        rows.Part(Compartment, "d", ("id", "locker_id", "label", "column", "row")),
         rows.Part(Locker, "l", ("id", "site_id", "serial_number", "status")),
     ),
 }
+CODE_USED = "This code has already been used."
 
 
 @functools.cache
@@ -430,40 +432,56 @@ def _code_parcels_sql(*, by_qr: bool, purpose: str) -> str:
              f"{code.col('purpose')} = {rows.literal(purpose)}", f"{parcel.col('status')} = {rows.literal(waiting)}"]
     if pickup:  # a return's door is found when the code is typed; a pickup's is in this locker
         where.append(f"{door.col('locker')} = %s")
+    # No ORDER BY: the keypad joins this look-up to its guard row, and SQL keeps no order
+    # through a join; `_code_parcels_loaded` orders the parcels.
     return (f"SELECT {rows.select_list(parts)} FROM {parcel.table} "
             f"JOIN {code.table} ON {code.col('id')} = {parcel.col('pickup_code')} "
             f"LEFT JOIN {door.table} ON {door.col('id')} = {parcel.col('compartment')} "
             f"LEFT JOIN {locker.table} ON {locker.col('id')} = {door.col('locker')} "
-            f"WHERE {' AND '.join(where)} ORDER BY {door.col('column')}, {door.col('row')}, {parcel.col('id')}")
+            f"WHERE {' AND '.join(where)}")
 
 
-def _code_parcels(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str) -> list[Parcel]:
+def _code_parcels_lookup(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str) -> rows.Sql:
     """What a live code opens at this locker, in one query: waiting parcels here, or the return to drop off.
 
     Written out (`lockers_site.rows`): it runs for every typed or scanned code, and the
-    ORM's compilation of this four-table join cost more CPU than the whole query.
+    ORM's compilation of this four-table join cost more CPU than the whole query. Its
+    first column is the parcel's id, never NULL (as `keypad_turn_take` needs).
     """
     key = codes.qr_hash(qr_token) if qr_token else codes.pin_hash(locker.site_id, pin or "")
     params: list[object] = [locker.site_id, key]
     if purpose == PickupCode.Purpose.PICKUP:
         params.append(locker.pk)
-    found = []
-    for parcel, code, door, door_locker in rows.fetch(_code_parcels_sql(by_qr=bool(qr_token), purpose=purpose),
-                                                      params, _CODE_ROWS[purpose]):
+    return rows.Sql(_code_parcels_sql(by_qr=bool(qr_token), purpose=purpose), tuple(params))
+
+
+def _door_order(parcel: Parcel) -> tuple[int, int, int, int]:
+    door = parcel.compartment
+    return (0, door.column, door.row, parcel.pk) if door is not None else (1, 0, 0, parcel.pk)
+
+
+def _code_parcels_loaded(found: list[tuple[object, ...]], purpose: str) -> list[Parcel]:
+    """The look-up's rows as parcels with their code and door, ordered by door (column, row)."""
+    parcels = []
+    for parcel, code, door, door_locker in (rows.load_row(_CODE_ROWS[purpose], row) for row in found):
         parcel.pickup_code = code
         if door is not None:
             door.locker = door_locker
         parcel.compartment = door
-        found.append(parcel)
-    return found
+        parcels.append(parcel)
+    return sorted(parcels, key=_door_order)
+
+
+def _code_use_sql(code: PickupCode, *, returning: tuple[str, ...] = ()) -> rows.Sql:
+    # One conditional update: of many racing requests with the same code, one wins.
+    return rows.update_sql(PickupCode, {"state": PickupCode.State.USED, "ended_at": timezone.now()},
+                           where={"id": code.pk, "state": PickupCode.State.LIVE}, returning=returning)
 
 
 def _code_use(code: PickupCode) -> None:
-    # One conditional update: of many racing requests with the same code, one wins.
-    used = rows.update(PickupCode, {"state": PickupCode.State.USED, "ended_at": timezone.now()},
-                       where={"id": code.pk, "state": PickupCode.State.LIVE})
-    if not used:
-        raise CodeRefused("This code has already been used.")
+    statement = _code_use_sql(code)
+    if not rows.write(statement.text, statement.params):
+        raise CodeRefused(CODE_USED)
 
 
 @dataclass(frozen=True)
@@ -477,15 +495,18 @@ def _guarded_lookup(*, locker: Locker, pin: str | None, qr_token: str | None, pu
 
     Call inside a transaction that commits even when nothing opens: a wrong PIN and a
     refused turn are counted in it, so this raises nothing and the callers raise after
-    their block.
+    their block. A typed code's look-up runs with the keypad's lock (in one statement
+    on PostgreSQL, where a refused turn drops what it found unread).
     """
     if not pin:
-        return _CodeLookup(_code_parcels(locker=locker, pin=None, qr_token=qr_token, purpose=purpose))
-    turn = keypad_turn_take(locker=locker)
+        lookup = _code_parcels_lookup(locker=locker, pin=None, qr_token=qr_token, purpose=purpose)
+        return _CodeLookup(_code_parcels_loaded(rows.execute(lookup.text, lookup.params), purpose))
+    turn = keypad_turn_take(locker=locker,
+                            lookup=_code_parcels_lookup(locker=locker, pin=pin, qr_token=None, purpose=purpose))
     if turn.refused:
         keypad_turn_settle(turn=turn, right=None)
         return _CodeLookup([], refusal=turn.refusal())
-    parcels = _code_parcels(locker=locker, pin=pin, qr_token=None, purpose=purpose)
+    parcels = _code_parcels_loaded(turn.looked_up, purpose)
     keypad_turn_settle(turn=turn, right=bool(parcels))
     return _CodeLookup(parcels)
 
@@ -514,20 +535,44 @@ def _code_opening(*, locker: Locker, pin: str | None, qr_token: str | None, purp
     return found.parcels
 
 
+def _pickup_opened_in_one_statement(code: PickupCode, events: list[dict[str, object]]) -> None:
+    """PostgreSQL: the code used and the custody events written by one statement.
+
+    The events are inserted only if the conditional update used the code: a request
+    whose look-up found the code live before it waited on the keypad's lock, behind the
+    request that used it, changes nothing here and is refused like any later one.
+    """
+    parts = {"used": _code_use_sql(code, returning=("id",))}
+    statement = rows.with_(parts, rows.insert_sql(ParcelEvent, events, for_each_row_of="used"))
+    # Prepared when it opens one door, the common case: the text varies with the number of doors.
+    if not rows.write(statement.text, statement.params, prepare=len(events) == 1):
+        raise CodeRefused(CODE_USED)
+
+
+def _pickup_opened_in_steps(code: PickupCode, events: list[dict[str, object]]) -> None:
+    """Elsewhere (SQLite, no data-modifying WITH): the code used, then each event inserted."""
+    _code_use(code)
+    for values in events:
+        rows.insert(ParcelEvent, values)
+
+
 def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str | None = None) -> list[Parcel]:
     """Check a recipient's typed PIN or scanned QR token at a locker.
 
     Returns the parcels (with their doors) to open; the code is used up at once, so
     it opens only once however many requests race. Raises `KeypadLocked` or
-    `CodeRefused`; a refused code changes nothing except the wrong-code counters.
+    `CodeRefused`; a refused code changes nothing except the wrong-code counters. A
+    request that finds the code live but loses the race to use it is refused as used
+    and changes nothing: it is not counted as a wrong code.
     """
 
     def open_doors(parcels: list[Parcel]) -> None:
-        _code_use(parcels[0].pickup_code)
         now = timezone.now()
-        for parcel in parcels:
-            record_event(parcel, event_type="door_opened_for_pickup", from_status=parcel.status,
-                         where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT), occurred_at=now)
+        events = [event_values(parcel, event_type="door_opened_for_pickup", from_status=parcel.status,
+                               where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT), occurred_at=now)
+                  for parcel in parcels]
+        opened = _pickup_opened_in_one_statement if connection.vendor == "postgresql" else _pickup_opened_in_steps
+        opened(parcels[0].pickup_code, events)
 
     return _code_opening(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.PICKUP,
                          open_doors=open_doors)
