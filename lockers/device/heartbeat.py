@@ -72,6 +72,16 @@ def _last_report(report: HeartbeatIn, opened: list[str]) -> dict[str, Any]:
     }
 
 
+# A heartbeat in its own transaction commits without waiting for its WAL to reach the
+# disk (`synchronous_commit` off for that transaction only): the next heartbeat writes
+# again all it writes (last seen, report, changed doors), and the commands it marks sent
+# are answered again in every heartbeat until acknowledged, so a database crash losing
+# the last fraction of a second of heartbeats loses nothing. The flush wait left the
+# cores idle: a fifth more heartbeats a second in the bench. Inside a caller's
+# transaction the heartbeat does not decide for the caller's other writes.
+_COMMIT_WITHOUT_FLUSH = " CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS commit_without_flush"
+
+
 def _recorded_in_one_statement(locker: Locker, report: HeartbeatIn,
                                opened: list[str]) -> tuple[int | None, list[LockerCommand], str]:
     """PostgreSQL: the whole heartbeat as one statement of data-modifying CTEs, in autocommit.
@@ -90,7 +100,8 @@ def _recorded_in_one_statement(locker: Locker, report: HeartbeatIn,
         parts["doors"] = _doors_sql(written, report.doors, opened)
     waiting = commands.waiting_sql(rows.Sql("%s", (locker.pk,)))
     source = bundle.digest_source_sql(rows.Sql("%s", (locker.pk,)))
-    main = rows.Sql(f"SELECT seen.last_event_sequence, {source.text}, waiting.* FROM seen "
+    without_flush = "" if connection.in_atomic_block else _COMMIT_WITHOUT_FLUSH
+    main = rows.Sql(f"SELECT seen.last_event_sequence, {source.text}, waiting.* FROM seen{without_flush} "
                     f"LEFT JOIN ({waiting.text}) waiting ON true", (*source.params, *waiting.params))
     statement = rows.with_(parts, main)
     with rows.alone():
