@@ -33,6 +33,7 @@ from typing import Any
 import aiohttp
 
 from bench.cpu import ServerCpu
+from bench.samples import Pool, Sample
 from lockers.device import signing
 from lockers.simulator import API_PREFIX
 
@@ -150,13 +151,6 @@ def page_factory(plan: dict[str, Any], target: str) -> Callable[[], Call]:
     return lambda: Call("GET", target, headers)
 
 
-@dataclass
-class Sample:
-    latency: float
-    status: int
-    queries: int | None
-
-
 async def _send(session: aiohttp.ClientSession, base: str, call: Call, started: float) -> Sample:
     try:
         async with session.request(call.method, base + call.path, data=call.body, headers=call.headers,
@@ -252,26 +246,6 @@ def _cpu_per_request(spent: tuple[float, float | None] | None, requests: int) ->
     workers, database = spent
     return {"worker_cpu_ms": round(workers / requests, 3),
             "db_cpu_ms": round(database / requests, 3) if database is not None else None}
-
-
-@dataclass
-class Pool:
-    """A path's runs so far in the bench run: one result however many rounds it ran in."""
-
-    samples: list[Sample]
-    elapsed: float
-    spent: tuple[float, float | None] | None
-    round_rps: list[float]
-
-    def add(self, samples: list[Sample], elapsed: float, spent: tuple[float, float | None] | None) -> None:
-        self.samples += samples
-        self.elapsed += elapsed
-        self.round_rps.append(round(len(samples) / elapsed, 1) if elapsed else 0.0)
-        if self.spent is None or spent is None:
-            self.spent = None
-        else:
-            database = None if self.spent[1] is None or spent[1] is None else self.spent[1] + spent[1]
-            self.spent = (self.spent[0] + spent[0], database)
 
 
 async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench.driver import Pool, Sample
 from bench.runner import FAST_RUNS, RATIO_ROUNDS, report
+from bench.samples import Pool, Sample
 
 
 def _result(name: str, path: str, rps: float, worker_ms: float, db_ms: float, **extra: object) -> dict[str, object]:
