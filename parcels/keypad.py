@@ -8,13 +8,13 @@ than KEYPAD_DAILY_WRONG_CAP wrong codes are ever tested at one locker in one day
 the bound docs/security.md relies on. A right code on a clean streak writes nothing,
 so the common case costs the one locking read.
 
-On PostgreSQL the code's look-up runs in that locking read (`keypad_turn_take(lookup=)`),
-before the turn is judged. A refused turn drops its rows unread, whatever they hold: it
-answers, counts and takes the same steps as for any other code, and nothing compares,
-keeps or reveals what was found. Its rows are read as of the statement's start, which
-may be before it waited for the lock: a code that ended meanwhile (used by the request
-it waited behind) is still found; the caller's conditional use of the code, a later
-statement, finds it no longer live and refuses it as used, counting no wrong code.
+With `optimistic` on PostgreSQL the code's look-up runs in that locking read
+(`keypad_turn_take(lookup=, optimistic=True)`, one round trip for both), before the turn
+is judged. A refused turn drops its rows unread, whatever they hold: it answers, counts
+and takes the same steps as for any other code, and nothing compares, keeps or reveals
+what was found. Its rows are read as of the statement's start, which may be before it
+waited for the lock: the caller must check in its write that what it acts on is
+unchanged, and check again without `optimistic` if not (`parcels.services._code_opening`).
 
 The caller owns the transaction and must let it commit whatever the outcome: a
 refusal or a wrong code is raised only after the counters are stored.
@@ -85,10 +85,11 @@ def _guard_sql(lookup: str) -> str:
     return f"SELECT {rows.select_list(_GUARD)} FROM {guard.table} {where}{lock}"
 
 
-def _guard_locked(locker: Locker, lookup: rows.Sql | None) -> tuple[KeypadGuard, list[tuple[Any, ...]] | None]:
+def _guard_locked(locker: Locker, lookup: rows.Sql | None, *,
+                  optimistic: bool) -> tuple[KeypadGuard, list[tuple[Any, ...]] | None]:
     """The locked guard row, and on PostgreSQL the rows of `lookup` read by the same statement (else None)."""
     # Written out (`lockers_site.rows`): every typed code takes this lock first.
-    together = lookup is not None and connection.vendor == "postgresql"
+    together = optimistic and lookup is not None and connection.vendor == "postgresql"
     sql, params = (_guard_sql(lookup.text), [*lookup.params, locker.pk]) if together else (_guard_sql(""), [locker.pk])
     found = rows.execute(sql, params)
     if not found:  # the locker's first typed code: create the row, then lock it like any other
@@ -102,21 +103,21 @@ def _guard_locked(locker: Locker, lookup: rows.Sql | None) -> tuple[KeypadGuard,
     return guard, [row[width:] for row in found if row[width] is not None]
 
 
-def keypad_turn_take(*, locker: Locker, lookup: rows.Sql | None = None) -> KeypadTurn:
+def keypad_turn_take(*, locker: Locker, lookup: rows.Sql | None = None, optimistic: bool = False) -> KeypadTurn:
     """Lock the locker's guard and say whether a typed code may be compared now.
 
     Call inside a transaction. A refused turn is counted (`refused_today`) and carries
     until when; `keypad_turn_settle` stores the counters either way.
 
     `lookup` is the SELECT that compares the code (its first column never NULL): a turn
-    that is not refused carries its rows (`looked_up`). On PostgreSQL it runs in the
-    guard's locking statement, one round trip for both, as of the statement's start, and
-    a refused turn drops its rows unread (module docstring); elsewhere it runs once the
-    lock is held, only for a turn that is not refused.
+    that is not refused carries its rows (`looked_up`). It runs once the lock is held,
+    only for a turn that is not refused; `optimistic` on PostgreSQL, in the guard's
+    locking statement instead, as of that statement's start, a refused turn dropping
+    its rows unread (module docstring).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("A keypad turn holds its lock until the caller commits: call it inside a transaction.")
-    guard, looked_up = _guard_locked(locker, lookup)
+    guard, looked_up = _guard_locked(locker, lookup, optimistic=optimistic)
     # The clock is read once the lock is held: a request that waited for it must not
     # act on a time older than the turns before it (one read at 23:59:59 would reset
     # the next day's counters).

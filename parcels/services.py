@@ -490,18 +490,20 @@ class _CodeLookup:
     refusal: KeypadLocked | None = None  # the keypad refused the turn: nothing was compared
 
 
-def _guarded_lookup(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str) -> _CodeLookup:
+def _guarded_lookup(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str,
+                    optimistic: bool) -> _CodeLookup:
     """The parcels a typed or scanned code opens at this locker; a typed one takes a keypad turn.
 
     Call inside a transaction that commits even when nothing opens: a wrong PIN and a
     refused turn are counted in it, so this raises nothing and the callers raise after
-    their block. A typed code's look-up runs with the keypad's lock (in one statement
-    on PostgreSQL, where a refused turn drops what it found unread).
+    their block. A typed code's look-up runs with the keypad's lock: once it is held,
+    or, `optimistic`, in the locking statement itself on PostgreSQL (`keypad_turn_take`),
+    which may read the rows as they were before the lock wait.
     """
     if not pin:
         lookup = _code_parcels_lookup(locker=locker, pin=None, qr_token=qr_token, purpose=purpose)
         return _CodeLookup(_code_parcels_loaded(rows.execute(lookup.text, lookup.params), purpose))
-    turn = keypad_turn_take(locker=locker,
+    turn = keypad_turn_take(locker=locker, optimistic=optimistic,
                             lookup=_code_parcels_lookup(locker=locker, pin=pin, qr_token=None, purpose=purpose))
     if turn.refused:
         keypad_turn_settle(turn=turn, right=None)
@@ -511,8 +513,12 @@ def _guarded_lookup(*, locker: Locker, pin: str | None, qr_token: str | None, pu
     return _CodeLookup(parcels)
 
 
+class _LookupOutdated(Exception):
+    """What a code opens changed after its look-up read it: the code's use wrote nothing."""
+
+
 def _code_opening(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str,
-                  open_doors: Callable[[list[Parcel]], None]) -> list[Parcel]:
+                  open_doors: Callable[[list[Parcel]], None], optimistic: bool = False) -> list[Parcel]:
     """Check a code and, when it opens something, run `open_doors` in the same transaction.
 
     One transaction per typed or scanned code: the keypad turn, the look-up and what
@@ -521,13 +527,25 @@ def _code_opening(*, locker: Locker, pin: str | None, qr_token: str | None, purp
     `open_doors` raises, everything rolls back, and no wrong-code count is lost:
     `open_doors` runs only for a right code. Call it outside any transaction, so its
     block commits before the refusal is raised.
+
+    `optimistic`: the look-up may read the rows as they were before the keypad's lock
+    wait (one round trip less), so `open_doors` must check in its write that what it
+    opens is unchanged and raise `_LookupOutdated` if not. Everything then rolls back,
+    and the code is checked again with its look-up under the lock, as without it (a
+    request that waited behind the one using its code then finds it used and counts as
+    a wrong code, as it always has).
     """
     if not pin and not qr_token:
         raise CodeRefused("Type a code or scan a QR code.")
-    with transaction.atomic():
-        found = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=purpose)
-        if found.parcels:
-            open_doors(found.parcels)
+    check = functools.partial(_code_checked, locker=locker, pin=pin, qr_token=qr_token, purpose=purpose,
+                              open_doors=open_doors)
+    try:
+        found = check(optimistic=optimistic)
+    except _LookupOutdated:
+        try:
+            found = check(optimistic=False)
+        except _LookupOutdated:  # changed in the instant between a look-up under the lock and the use
+            raise CodeRefused(CODE_USED) from None
     if found.refusal is not None:
         raise found.refusal
     if not found.parcels:
@@ -535,23 +553,51 @@ def _code_opening(*, locker: Locker, pin: str | None, qr_token: str | None, purp
     return found.parcels
 
 
-def _pickup_opened_in_one_statement(code: PickupCode, events: list[dict[str, object]]) -> None:
+def _code_checked(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str,
+                  open_doors: Callable[[list[Parcel]], None], optimistic: bool) -> _CodeLookup:
+    with transaction.atomic():
+        found = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=purpose, optimistic=optimistic)
+        if found.parcels:
+            open_doors(found.parcels)
+    return found
+
+
+@functools.cache
+def _still_waiting_sql() -> str:
+    """How many of the given (parcel, door) pairs still wait behind the code, as of the statement's start."""
+    parcel = rows.Part(Parcel, "p")
+    return (f"SELECT count(*) AS n FROM {parcel.table} "
+            f"JOIN unnest(CAST(%s AS bigint[]), CAST(%s AS bigint[])) AS expected(parcel, door) "
+            f"ON {parcel.col('id')} = expected.parcel AND {parcel.col('compartment')} = expected.door "
+            f"WHERE {parcel.col('pickup_code')} = %s "
+            f"AND {parcel.col('status')} = {rows.literal(ParcelStatus.READY_FOR_PICKUP)}")
+
+
+def _pickup_opened_in_one_statement(parcels: list[Parcel], events: list[dict[str, object]]) -> None:
     """PostgreSQL: the code used and the custody events written by one statement.
 
-    The events are inserted only if the conditional update used the code: a request
-    whose look-up found the code live before it waited on the keypad's lock, behind the
-    request that used it, changes nothing here and is refused like any later one.
+    The events are inserted only if the conditional update used the code and every
+    parcel still waits in the door it was found in: the look-up may have read them
+    before the keypad's lock wait (`_code_opening`, optimistic), and the expiry job, a
+    move or the request that used the code before may have changed them meanwhile.
+    Raises `_LookupOutdated` when nothing was written.
     """
-    parts = {"used": _code_use_sql(code, returning=("id",))}
-    statement = rows.with_(parts, rows.insert_sql(ParcelEvent, events, for_each_row_of="used"))
+    code = parcels[0].pickup_code
+    still = rows.Sql(_still_waiting_sql(), ([parcel.pk for parcel in parcels],
+                                            [parcel.compartment_id for parcel in parcels], code.pk))
+    parts = {"still": still, "used": _code_use_sql(code, returning=("id",))}
+    # The count is written in (an int): the rows are inserted once, if every parcel still waits.
+    written_for = f"used JOIN still ON still.n = {len(parcels):d}"
+    statement = rows.with_(parts, rows.insert_sql(ParcelEvent, events, for_each_row_of=written_for))
     # Prepared when it opens one door, the common case: the text varies with the number of doors.
     if not rows.write(statement.text, statement.params, prepare=len(events) == 1):
-        raise CodeRefused(CODE_USED)
+        raise _LookupOutdated()
 
 
-def _pickup_opened_in_steps(code: PickupCode, events: list[dict[str, object]]) -> None:
-    """Elsewhere (SQLite, no data-modifying WITH): the code used, then each event inserted."""
-    _code_use(code)
+def _pickup_opened_in_steps(parcels: list[Parcel], events: list[dict[str, object]]) -> None:
+    """Elsewhere (SQLite, no data-modifying WITH, its look-up always under the lock): the code used,
+    then each event inserted."""
+    _code_use(parcels[0].pickup_code)
     for values in events:
         rows.insert(ParcelEvent, values)
 
@@ -572,10 +618,10 @@ def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str 
                                where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT), occurred_at=now)
                   for parcel in parcels]
         opened = _pickup_opened_in_one_statement if connection.vendor == "postgresql" else _pickup_opened_in_steps
-        opened(parcels[0].pickup_code, events)
+        opened(parcels, events)
 
     return _code_opening(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.PICKUP,
-                         open_doors=open_doors)
+                         open_doors=open_doors, optimistic=True)
 
 
 def parcel_pick_up(*, parcel_id: int, who: Who, occurred_at: datetime | None = None) -> Parcel:

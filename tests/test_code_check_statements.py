@@ -1,4 +1,4 @@
-"""A pickup code's check in few statements: what they write, and the race they change.
+"""A pickup code's check in few statements: what they write, and the races they must survive.
 
 On PostgreSQL a right code is one statement that locks the keypad guard and looks the
 code up, and one that uses the code and writes the custody events; SQLite runs the same
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -80,7 +81,9 @@ def test_on_postgresql_a_right_code_is_one_locking_look_up_and_one_write(announc
     own = [query["sql"] for query in captured.captured_queries if "parcels_" in query["sql"]]
     assert len(own) == 2, own
     assert "parcels_keypadguard" in own[0] and "parcels_pickupcode" in own[0] and own[0].endswith("FOR UPDATE OF g")
-    assert own[1].startswith('WITH used AS (UPDATE "parcels_pickupcode"') and "INSERT INTO" in own[1]
+    # The parcels still waiting, the code used, the events written: one statement.
+    assert own[1].startswith("WITH still AS (SELECT count(*)")
+    assert 'used AS (UPDATE "parcels_pickupcode"' in own[1] and 'INSERT INTO "parcels_parcelevent"' in own[1]
 
 
 def _blocked_on_the_guard(timeout: float = 10) -> None:
@@ -99,49 +102,83 @@ def _blocked_on_the_guard(timeout: float = 10) -> None:
     raise AssertionError("The second request never waited for the keypad guard's lock.")
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_request_that_waited_behind_the_one_using_its_code_is_refused_as_used_and_not_counted(announce, locker):
-    parcel = states.ready(announce)
-    pin, _ = services.code_secrets(parcel.pickup_code)
-    with pytest.raises(CodeRefused):
-        services.pickup_code_verify(locker=locker, pin="00000000")  # a streak of one wrong code
-    used, go_on = threading.Event(), threading.Event()
+def _waiting_behind(first_request, second_request, meanwhile=lambda: None) -> dict[str, object]:
+    """Run `first_request` in a transaction held open after it, `second_request` waiting on the
+    keypad guard's lock behind it (its statement, and its snapshot, begun), and `meanwhile`
+    while it waits; then let both finish. Returns what each returned or raised."""
+    done, go_on = threading.Event(), threading.Event()
     outcomes: dict[str, object] = {}
 
-    def first() -> None:
+    def run(name: str, request, hold: bool) -> None:
         try:
-            with transaction.atomic():  # holds the guard's lock past the code's use, until go_on
-                outcomes["first"] = services.pickup_code_verify(locker=locker, pin=pin)
-                used.set()
-                go_on.wait(timeout=10)
+            with transaction.atomic():
+                try:
+                    outcomes[name] = request()
+                except Exception as error:  # the outcome under test
+                    outcomes[name] = error
+                if hold:
+                    done.set()
+                    go_on.wait(timeout=10)
         finally:
             connection.close()
 
-    def second() -> None:
-        try:
-            outcomes["second"] = services.pickup_code_verify(locker=locker, pin=pin)
-        except Exception as error:  # the outcome under test
-            outcomes["second"] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads = [threading.Thread(target=run, args=("first", first_request, True)),
+               threading.Thread(target=run, args=("second", second_request, False))]
     threads[0].start()
-    assert used.wait(timeout=10)
+    assert done.wait(timeout=10)
     threads[1].start()
     try:
-        _blocked_on_the_guard()  # its statement began, and took its snapshot, while the code was live
+        _blocked_on_the_guard()
+        meanwhile()
     finally:
         go_on.set()
         for thread in threads:
             thread.join()
+    return outcomes
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_request_that_waited_behind_the_one_using_its_code_is_a_wrong_code_as_before(announce, locker):
+    parcel = states.ready(announce)
+    pin, _ = services.code_secrets(parcel.pickup_code)
+    with pytest.raises(CodeRefused):
+        services.pickup_code_verify(locker=locker, pin="00000000")  # a streak of one wrong code
+
+    outcomes = _waiting_behind(lambda: services.pickup_code_verify(locker=locker, pin=pin),
+                               lambda: services.pickup_code_verify(locker=locker, pin=pin))
 
     assert [opened.pk for opened in outcomes["first"]] == [parcel.pk]
     refused = outcomes["second"]
-    assert isinstance(refused, CodeRefused) and str(refused) == services.CODE_USED  # found live, lost the use
+    # Its look-up found the code live, before the wait; its use found it used, wrote nothing,
+    # and the code was checked again under the lock: it opens nothing, a wrong code.
+    assert isinstance(refused, CodeRefused) and str(refused) == "This code does not open any door at this locker."
     guard = KeypadGuard.objects.get(locker=locker)
-    # The first request's right code cleared the streak; the second is not a wrong code.
-    assert (guard.failures_today, guard.consecutive_failures, guard.refused_today) == (1, 0, 0)
+    assert (guard.failures_today, guard.consecutive_failures, guard.refused_today) == (2, 1, 0)
     assert ParcelEvent.objects.filter(parcel=parcel, type="door_opened_for_pickup").count() == 1
     assert PickupCode.objects.get(pk=parcel.pickup_code_id).state == PickupCode.State.USED
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_parcel_that_expired_while_its_code_waited_for_the_keypad_is_not_opened(announce, locker):
+    late, waiting = states.ready(announce), states.ready(announce)
+    late.refresh_from_db()
+    waiting.refresh_from_db()
+    assert late.pickup_code_id == waiting.pickup_code_id  # one recipient: one code opens both
+    Parcel.objects.filter(pk=late.pk).update(pickup_deadline=timezone.now() - timedelta(minutes=1))
+    pin, _ = services.code_secrets(PickupCode.objects.get(pk=waiting.pickup_code_id))
+    with pytest.raises(CodeRefused):
+        services.pickup_code_verify(locker=locker, pin="00000000")  # the guard exists
+
+    def expire() -> None:
+        assert services.parcels_expire_due() == 1
+
+    outcomes = _waiting_behind(lambda: services.pickup_code_verify(locker=locker, pin="00000001"),
+                               lambda: services.pickup_code_verify(locker=locker, pin=pin), meanwhile=expire)
+
+    assert isinstance(outcomes["first"], CodeRefused)
+    assert [parcel.pk for parcel in outcomes["second"]] == [waiting.pk]
+    opened = ParcelEvent.objects.filter(type="door_opened_for_pickup").values_list("parcel_id", "from_status")
+    assert list(opened) == [(waiting.pk, ParcelStatus.READY_FOR_PICKUP)]
+    assert Parcel.objects.get(pk=late.pk).status == ParcelStatus.EXPIRED
