@@ -243,14 +243,21 @@ def _insert_sql(model: type[models.Model], names: tuple[str, ...]) -> str:
     return f"INSERT INTO {table_name(model)} ({columns}) VALUES ({placeholders(len(names))})"
 
 
+# A trailing length or precision, `(40)` or `(10, 2)`: dropped from a cast's type.
+_TYPE_LENGTH = re.compile(r"\(\s*\d+\s*(,\s*\d+\s*)?\)$")
+
+
 def _typed(field: models.Field) -> str:
     # PostgreSQL types the parameters of a VALUES list by their own rows, not by the columns
     # they go to: a column NULL in every row would be text. The cast names the column's type
-    # without its length (varchar, not varchar(40)), as Django's bulk insert does, so a value
-    # too long is refused by the column, not cut to fit by the cast.
+    # without a trailing length (varchar, not varchar(40)), as Django's bulk insert does, so a
+    # value too long is refused by the column, not cut to fit by the cast.
     if connection.vendor != "postgresql":
         return "%s"
-    return f"CAST(%s AS {field.db_type(connection).split('(')[0]})"
+    db_type = field.db_type(connection)
+    if db_type is None:
+        raise ValueError(f"{field} has no column type to cast to.")
+    return f"CAST(%s AS {_TYPE_LENGTH.sub('', db_type)})"
 
 
 @functools.lru_cache(maxsize=16)

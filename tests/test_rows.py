@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, models, transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -191,3 +191,11 @@ def test_insert_sql_refuses_rows_that_name_other_fields(announce):
         rows.insert_sql(ParcelEvent, [_event(parcel), {"parcel": parcel.pk}], for_each_row_of="t")
     with pytest.raises(ValueError):
         rows.insert_sql(ParcelEvent, [], for_each_row_of="t")
+
+
+@pytest.mark.postgres
+def test_an_inserted_rows_casts_drop_a_trailing_length_and_nothing_else():
+    assert rows._typed(models.CharField(max_length=40)) == "CAST(%s AS varchar)"
+    assert rows._typed(models.DecimalField(max_digits=10, decimal_places=2)) == "CAST(%s AS numeric)"
+    assert rows._typed(models.DateTimeField()) == "CAST(%s AS timestamp with time zone)"
+    assert rows._typed(models.JSONField()) == "CAST(%s AS jsonb)"
