@@ -634,3 +634,18 @@ def test_the_migration_moves_each_credentials_last_report_to_its_locker(transact
         assert credentials.get(locker_id=reporting.pk).last_report == {"at": "2026-11-24"}
     finally:
         call_command("migrate", verbosity=0)  # the schema the other tests expect
+
+
+def test_a_command_acknowledged_while_still_queued_counts_as_delivered(device, django_user_model):
+    # A heartbeat's commit does not wait for the disk: after a database crash the command it
+    # delivered may still read queued when the locker acknowledges it.
+    operator = django_user_model.objects.create_user("ops", password="x")
+    command = locker_command_queue(locker=device.locker, kind=LockerCommand.Kind.OPEN_DOOR,
+                                   compartment=device.locker.compartments.first(), reason="Ticket 7",
+                                   requested_by=operator)
+
+    answer = device.post(f"commands/{command.pk}/ack", {"succeeded": True, "result": "opened"})
+
+    assert answer.json()["state"] == "acknowledged"
+    command.refresh_from_db()
+    assert command.sent_at is not None and command.sent_at == command.acknowledged_at

@@ -15,7 +15,8 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from lockers.models import Compartment, Locker, LockerCommand
@@ -163,9 +164,12 @@ def locker_command_acknowledge(*, locker: Locker, command_id: int, succeeded: bo
     if not 1 <= command_id <= MAX_ID:  # the URL's int converter takes any number of digits
         raise CommandNotFound(f"No command {command_id} for this locker.")
     state = LockerCommand.State.ACKNOWLEDGED if succeeded else LockerCommand.State.FAILED
+    now = timezone.now()
+    # A queued command acknowledged was delivered all the same: by a heartbeat whose
+    # commit, which does not wait for the disk, a database crash lost (heartbeat.py).
     LockerCommand.objects.filter(
         pk=command_id, locker=locker, state__in=[LockerCommand.State.QUEUED, LockerCommand.State.SENT]
-    ).update(state=state, result=result[:200], acknowledged_at=timezone.now())
+    ).update(state=state, result=result[:200], acknowledged_at=now, sent_at=Coalesce("sent_at", Value(now)))
     command = LockerCommand.objects.filter(pk=command_id, locker=locker).first()
     if command is None:
         raise CommandNotFound(f"No command {command_id} for this locker.")
