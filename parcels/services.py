@@ -607,9 +607,10 @@ def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str 
 
     Returns the parcels (with their doors) to open; the code is used up at once, so
     it opens only once however many requests race. Raises `KeypadLocked` or
-    `CodeRefused`; a refused code changes nothing except the wrong-code counters. A
-    request that finds the code live but loses the race to use it is refused as used
-    and changes nothing: it is not counted as a wrong code.
+    `CodeRefused`; a refused code changes nothing except the wrong-code counters. Its
+    look-up may read the rows before the keypad's lock wait (`_code_opening`, optimistic):
+    the use re-checks them and, if anything changed, the code is checked again under the
+    lock, so a request that lost the race to use its code counts as a wrong code.
     """
 
     def open_doors(parcels: list[Parcel]) -> None:
