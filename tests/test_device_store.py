@@ -179,6 +179,42 @@ def test_with_redis_unreachable_device_requests_are_refused_and_change_nothing(s
     assert device.locker.last_heartbeat_at is None
 
 
+def test_with_redis_a_request_is_answered_after_redis_lost_its_scripts_and_its_connection(
+    redis_settings, provisioned
+):
+    locker, _ = provisioned
+    redis_client = _client(redis_settings)
+    assert _visit(locker.serial_number, "a" * 20).nonce_was_new
+    # Redis restarted: its script cache is empty and the worker's connection is gone.
+    redis_client.script_flush()
+    redis_client.client_kill_filter(_type="normal", skipme=True)
+
+    visit = _visit(locker.serial_number, "b" * 20)
+
+    assert visit.found.credential.locker_id == locker.pk
+    assert visit.nonce_was_new
+    assert not _visit(locker.serial_number, "b" * 20).nonce_was_new  # the replay is still caught
+
+
+def test_with_redis_each_thread_sends_its_visit_on_a_connection_of_its_own(redis_settings, db):
+    script = store.device_store()._visit_script
+    serial = "SN-THREADS"
+    connections, nonces_new = [], []
+
+    def visit_in_a_thread(nonce: str) -> None:
+        _token, new = script(trust.token_key(serial), trust.nonce_key(serial, nonce), trust.new_token(), 60)
+        nonces_new.append(new)
+        connections.append(script._own.connection)
+
+    for nonce in ("c" * 20, "d" * 20):
+        thread = threading.Thread(target=visit_in_a_thread, args=(nonce,))
+        thread.start()
+        thread.join()
+
+    assert nonces_new == [1, 1]
+    assert connections[0] is not connections[1]
+
+
 def test_with_redis_unreachable_a_revocation_fails_and_changes_nothing(settings, provisioned):
     locker, _ = provisioned
     settings.REDIS_URL = "redis://127.0.0.1:1/0"

@@ -183,15 +183,15 @@ class RedisStore:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._cached: dict[str, _Cached] = {}
-        self._visit_script = client.register_script(trust.VISIT_SCRIPT)
+        self._visit_script = trust.VisitScript(client)
 
     def visit(self, serial: str, nonce: str, now: datetime) -> RedisVisit | DatabaseVisit:
         if len(serial) > SERIAL_MAX_LENGTH:  # no locker has it: nothing to read, nothing to write
             return DatabaseVisit(found=None, nonce=nonce, seen_at=now)
         token_key, nonce_key = trust.token_key(serial), trust.nonce_key(serial, nonce)
         try:
-            token, nonce_was_new = self._visit_script(keys=[token_key, nonce_key],
-                                                      args=[trust.new_token(), NONCE_RETENTION_SECONDS])
+            token, nonce_was_new = self._visit_script(token_key, nonce_key, trust.new_token(),
+                                                      NONCE_RETENTION_SECONDS)
         except redis.RedisError as error:
             trust.redis_unreachable(error)
             raise DeviceStoreUnavailable() from error
