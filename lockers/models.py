@@ -304,6 +304,44 @@ class DeviceNonce(models.Model):
         return f"Nonce {self.nonce} of {self.locker_id}"
 
 
+class BundleChange(models.Model):
+    """A change to what the offline bundles of a site's lockers hold: written by PostgreSQL triggers only.
+
+    Every transaction that changes a waiting parcel (its status, door, code or deadline),
+    a pickup code's state or purpose, or a door's locker adds a row for the site it
+    touches, in the same transaction (migration 0009): a site's sum of weights grows
+    exactly when a change to its bundles commits. The heartbeat keeps each locker's
+    bundle version with the sum it was taken at (`BundleDigest`) and takes the digest
+    again only when the sum moved. Only inserted, never updated, so writers never wait
+    on one another; no foreign key, so an insert takes no lock on the site. The
+    compaction task folds a site's rows into one, keeping its sum.
+    """
+
+    site_id = models.BigIntegerField()
+    weight = models.BigIntegerField(default=1)
+
+    class Meta:
+        indexes = [models.Index(fields=["site_id"], name="bundlechange_site")]
+
+    def __str__(self) -> str:
+        return f"Bundle change at site {self.site_id} ({self.weight})"
+
+
+class BundleDigest(models.Model):
+    """A locker's last offline-bundle version, with the mark it was taken at (PostgreSQL heartbeats).
+
+    `mark` names what the version depends on: the digest's format, the locker's site,
+    the site's `BundleChange` sum and a ten-minute period (lockers.device.bundle).
+    """
+
+    locker = models.OneToOneField(Locker, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    mark = models.CharField(max_length=80)
+    version = models.CharField(max_length=20)
+
+    def __str__(self) -> str:
+        return f"Bundle {self.version} of {self.locker_id}"
+
+
 class DeviceEvent(models.Model):
     """What a locker reported happening, stored once per (locker, event id) whatever the retries."""
 

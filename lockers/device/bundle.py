@@ -6,6 +6,10 @@ until when; never a plain code. The bundle key is HMAC(CODE_PEPPER, "bundle:" + 
 + ":" + version) and travels with the bundle, so the locker can hash what is typed
 the same way. The version is a digest of what the bundle holds, so it changes
 exactly when a code or a door changes, and a new version has a new key.
+
+On PostgreSQL a heartbeat does not take the digest again while nothing it covers has
+changed: triggers log every such change per site (`BundleChange`), and each locker's
+last version is kept with the sum of its site's log it was taken at (`BundleDigest`).
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
-from lockers.models import Compartment, Locker
+from lockers.models import BundleChange, BundleDigest, Compartment, Locker
 from lockers_site import rows
 from parcels.models import Parcel, ParcelStatus, PickupCode
 from parcels.services import code_secrets
@@ -34,12 +40,15 @@ def _waiting(locker: Locker):
         compartment__locker=locker,
         pickup_code__state=PickupCode.State.LIVE,
         pickup_code__purpose=PickupCode.Purpose.PICKUP,
+        # A code opens doors at its own site only (the keypad's look-up is per site).
+        pickup_code__site=F("compartment__locker__site"),
     )
 
 
 _PARCEL = rows.Part(Parcel, "p")
 _DOOR = rows.Part(Compartment, "d")
 _CODE = rows.Part(PickupCode, "k")
+_LOCKER = rows.Part(Locker, "l")
 
 
 @functools.lru_cache(maxsize=8)
@@ -55,8 +64,10 @@ def _entries_text(locker: str) -> str:
     return (f"SELECT {_DOOR.col('id')} AS door_id, (SELECT {entry} FROM {_PARCEL.table} "
             f"JOIN {_CODE.table} ON {_CODE.col('id')} = {_PARCEL.col('pickup_code')} "
             f"WHERE {_PARCEL.col('compartment')} = {_DOOR.col('id')} AND {_PARCEL.col('status')} = %s "
-            f"AND {_CODE.col('state')} = %s AND {_CODE.col('purpose')} = %s) AS entry "
-            f"FROM {_DOOR.table} WHERE {_DOOR.col('locker')} = {locker}")
+            f"AND {_CODE.col('state')} = %s AND {_CODE.col('purpose')} = %s "
+            f"AND {_CODE.col('site')} = {_LOCKER.col('site')}) AS entry "
+            f"FROM {_DOOR.table} JOIN {_LOCKER.table} ON {_LOCKER.col('id')} = {_DOOR.col('locker')} "
+            f"WHERE {_DOOR.col('locker')} = {locker}")
 
 
 def _entries_sql(locker: rows.Sql) -> rows.Sql:
@@ -79,8 +90,89 @@ def digest_source_sql(locker: rows.Sql) -> rows.Sql:
 
 
 def version_of(source: str | None) -> str:
-    """The bundle version for the text `digest_source_sql` selects."""
+    """The bundle version for the text `digest_source_sql` selects (`_version_sql` in SQL)."""
     return hashlib.sha256((source or "").encode()).hexdigest()[:20]
+
+
+def _version_sql(source: rows.Sql) -> rows.Sql:
+    return rows.Sql(f"left(encode(sha256(convert_to(COALESCE({source.text}, ''), 'UTF8')), 'hex'), 20)",
+                    source.params)
+
+
+# A kept version is taken again at least this often whatever the log says: the bound on a
+# change whose trigger logged its door's site just as an operator moved the door's locker
+# to another site (the only change a site-keyed log can file under the wrong site).
+KEPT_VERSION_MAX_AGE_SECONDS = 600
+
+
+@functools.cache
+def _digest_format() -> str:
+    """Part of every mark: a deployment that changes what the digest covers takes every digest again."""
+    return hashlib.sha256(_entries_text("%s").encode()).hexdigest()[:8]
+
+
+_CHANGE = rows.Part(BundleChange, "c")
+_KEPT = rows.Part(BundleDigest, "b")
+
+
+@functools.cache
+def _kept_version_texts() -> tuple[str, str, str, str]:
+    mark = (f"SELECT %s || ':' || {_LOCKER.col('site')} || ':' || COALESCE((SELECT sum({_CHANGE.col('weight')}) "
+            f"FROM {_CHANGE.table} WHERE {_CHANGE.col('site_id')} = {_LOCKER.col('site')}), 0) || ':' || "
+            f"floor(extract(epoch FROM statement_timestamp()) / %s) AS mark "
+            f"FROM {_LOCKER.table} WHERE {_LOCKER.col('id')} = %s OFFSET 0")
+    kept = f"SELECT {_KEPT.col('mark')}, {_KEPT.col('version')} FROM {_KEPT.table} WHERE {_KEPT.col('locker')} = %s"
+    # OFFSET 0 keeps the mark a subquery of its own: pulled up into `bundle`, its sum was
+    # computed once for each of the three places that name it.
+    # The digest is taken (an InitPlan, run on first use) only when the marks differ.
+    version = ("SELECT now_.mark, CASE WHEN kept_.mark = now_.mark THEN kept_.version ELSE {digest} END AS version, "
+               "kept_.mark IS NOT DISTINCT FROM now_.mark AS kept "
+               "FROM bundle_mark now_ LEFT JOIN bundle_kept kept_ ON true")
+    columns = ", ".join(rows.column(BundleDigest, name) for name in ("locker", "mark", "version"))
+    note = (f"INSERT INTO {rows.table_name(BundleDigest)} ({columns}) SELECT %s, mark, version FROM bundle "
+            f"WHERE NOT kept ON CONFLICT ({rows.column(BundleDigest, 'locker')}) DO UPDATE SET "
+            f"{rows.column(BundleDigest, 'mark')} = EXCLUDED.{rows.column(BundleDigest, 'mark')}, "
+            f"{rows.column(BundleDigest, 'version')} = EXCLUDED.{rows.column(BundleDigest, 'version')}")
+    return mark, kept, version, note
+
+
+def kept_version_parts(locker_id: int) -> dict[str, rows.Sql]:
+    """CTEs for a statement that answers the bundle version (PostgreSQL): `bundle` has one row, `version`.
+
+    The version kept for the locker is used if its mark (the digest's format, the
+    locker's site, the sum of the site's change log, the period of
+    KEPT_VERSION_MAX_AGE_SECONDS) is the mark now; otherwise the digest is taken and
+    kept with the new mark. Every part reads one snapshot, and a change's log row
+    commits with the change: a version kept under a mark is the one of any snapshot
+    with that mark. Two heartbeats keeping versions at once leave one of two true pairs.
+    """
+    mark_text, kept_text, version_text, note_text = _kept_version_texts()
+    source = digest_source_sql(rows.Sql("%s", (locker_id,)))
+    version = _version_sql(source)
+    return {
+        "bundle_mark": rows.Sql(mark_text, (_digest_format(), KEPT_VERSION_MAX_AGE_SECONDS, locker_id)),
+        "bundle_kept": rows.Sql(kept_text, (locker_id,)),
+        "bundle": rows.Sql(version_text.format(digest=version.text), version.params),
+        "bundle_noted": rows.Sql(note_text, (locker_id,)),
+    }
+
+
+def bundle_changes_compact() -> int:
+    """Fold each site's change-log rows into one with their sum (PostgreSQL); returns the rows removed.
+
+    One statement: the sums stay what they were in every snapshot, and a change that
+    commits meanwhile keeps its own row. Elsewhere nothing is logged.
+    """
+    if connection.vendor != "postgresql":
+        return 0
+    site, weight = _CHANGE.col("site_id"), _CHANGE.col("weight")
+    statement = (f"WITH gone AS (DELETE FROM {_CHANGE.table} RETURNING {site}, {weight}), "
+                 f"kept AS (INSERT INTO {rows.table_name(BundleChange)} ({rows.column(BundleChange, 'site_id')}, "
+                 f"{rows.column(BundleChange, 'weight')}) SELECT {site}, sum({weight}) FROM gone AS {_CHANGE.alias} "
+                 f"GROUP BY {site} RETURNING 1) "
+                 f"SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)")
+    ((removed,),) = rows.execute(statement, ())
+    return removed
 
 
 def bundle_version(locker: Locker) -> str:

@@ -98,21 +98,21 @@ def _recorded_in_one_statement(locker: Locker, report: HeartbeatIn,
     parts = {"seen": seen, "sent": commands.sent_sql(written)}
     if report.doors:
         parts["doors"] = _doors_sql(written, report.doors, opened)
+    parts |= bundle.kept_version_parts(locker.pk)
     waiting = commands.waiting_sql(rows.Sql("%s", (locker.pk,)))
-    source = bundle.digest_source_sql(rows.Sql("%s", (locker.pk,)))
     without_flush = "" if connection.in_atomic_block else _COMMIT_WITHOUT_FLUSH
-    main = rows.Sql(f"SELECT seen.last_event_sequence, {source.text}, waiting.* FROM seen{without_flush} "
-                    f"LEFT JOIN ({waiting.text}) waiting ON true", (*source.params, *waiting.params))
+    main = rows.Sql(f"SELECT seen.last_event_sequence, bundle.version, waiting.* FROM seen CROSS JOIN bundle"
+                    f"{without_flush} LEFT JOIN ({waiting.text}) waiting ON true", waiting.params)
     statement = rows.with_(parts, main)
     with rows.alone():
         found = rows.execute(statement.text, statement.params)
     if not found:
         raise LockerDecommissioned()  # the locker's row is gone: it is no longer part of the network
-    last_event_sequence, digest_source = found[0][:2]
+    last_event_sequence, version = found[0][:2]
     waiting_rows = [rows.load_row(commands.COMMAND_ROW, row[2:]) for row in found if row[2] is not None]
     # One row per command, joined to the single `seen` row: SQL keeps no order through the join.
     loaded = sorted(commands.waiting_load(waiting_rows), key=lambda command: (command.created_at, command.pk))
-    return last_event_sequence, loaded, bundle.version_of(digest_source)
+    return last_event_sequence, loaded, version
 
 
 def _recorded_in_steps(locker: Locker, report: HeartbeatIn,

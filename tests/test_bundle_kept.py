@@ -1,0 +1,165 @@
+"""The heartbeat's kept bundle versions (PostgreSQL): answered while nothing changed, taken again after any change.
+
+Each change below is made the way it happens (a service, the expiry job, a raw
+statement an operator might run), and the heartbeat must then answer the version
+the full digest gives (`bundle_version`, the bundle endpoint's). A kept version is
+told apart from a new digest by overwriting it with a value no digest gives.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+
+from lockers.device import bundle
+from lockers.device.bundle import bundle_changes_compact, bundle_version
+from lockers.models import BundleChange, BundleDigest, Locker
+from parcels.lifecycle import Who
+from parcels.models import Actor, Parcel, PickupCode
+from parcels.services import code_secrets, parcel_extend, parcels_expire_due, pickup_code_verify
+from tests.device_support import deposited
+from tests.factories import SiteFactory
+
+pytest_plugins = ["tests.device_support"]
+pytestmark = pytest.mark.postgres
+NOT_A_DIGEST = "kept-not-taken"
+
+
+def _answered(device) -> str:
+    answer = device.post("heartbeat", {})
+    assert answer.status_code == 200
+    return answer.json()["bundle_version"]
+
+
+def _keep_a_marker(locker: Locker) -> None:
+    """Overwrite the kept version: a heartbeat answering it did not take the digest again."""
+    assert BundleDigest.objects.filter(locker=locker).update(version=NOT_A_DIGEST) == 1
+
+
+def _raw(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_a_heartbeat_answers_the_kept_version_while_nothing_changed(device, announce):
+    deposited(announce, device)
+    first = _answered(device)
+    assert first == bundle_version(device.locker)
+    _keep_a_marker(device.locker)
+
+    assert _answered(device) == NOT_A_DIGEST
+    # Writes that do not touch what the bundle holds leave it kept.
+    Locker.objects.filter(pk=device.locker.pk).update(firmware_version="9.9.9")
+    device.post("events", {"events": []})
+    assert _answered(device) == NOT_A_DIGEST
+
+
+def _code_used(parcel: Parcel, locker: Locker) -> None:
+    pin, _ = code_secrets(parcel.pickup_code)
+    pickup_code_verify(locker=locker, pin=pin)
+
+
+def _code_revoked_by_hand(parcel: Parcel, locker: Locker) -> None:
+    _raw("UPDATE parcels_pickupcode SET state = %s WHERE id = %s", [PickupCode.State.REVOKED, parcel.pickup_code_id])
+
+
+def _extended(parcel: Parcel, locker: Locker) -> None:
+    parcel_extend(parcel_id=parcel.pk, who=Who(Actor.OPERATOR))
+
+
+def _expired(parcel: Parcel, locker: Locker) -> None:
+    assert parcels_expire_due(now=parcel.pickup_deadline + timedelta(minutes=1)) >= 1
+
+
+def _deadline_moved_by_hand(parcel: Parcel, locker: Locker) -> None:
+    _raw("UPDATE parcels_parcel SET pickup_deadline = pickup_deadline + interval '1 day' WHERE id = %s", [parcel.pk])
+
+
+def _deleted_by_hand(parcel: Parcel, locker: Locker) -> None:
+    for table in ("parcels_parcelevent", "notifications_notification"):
+        _raw(f"DELETE FROM {table} WHERE parcel_id = %s", [parcel.pk])
+    _raw("DELETE FROM parcels_parcel WHERE id = %s", [parcel.pk])
+
+
+def _moved_to_another_site(parcel: Parcel, locker: Locker) -> None:
+    """The locker itself moves; its codes stay at their site, where the keypad no longer takes them."""
+    Locker.objects.filter(pk=locker.pk).update(site=SiteFactory())
+
+
+@pytest.mark.parametrize("change", [_code_used, _code_revoked_by_hand, _extended, _expired, _deadline_moved_by_hand,
+                                    _deleted_by_hand, _moved_to_another_site])
+def test_after_a_change_to_what_the_bundle_holds_the_heartbeat_answers_the_new_digest(
+    device, announce, change: Callable[[Parcel, Locker], None]
+):
+    parcel = deposited(announce, device)
+    deposited(announce, device)
+    parcel.refresh_from_db()  # the second parcel's deposit may have given both one code
+    before = _answered(device)
+    _keep_a_marker(device.locker)
+
+    change(parcel, device.locker)
+
+    now = _answered(device)
+    assert now == bundle_version(device.locker)
+    assert now not in (before, NOT_A_DIGEST)
+
+
+def test_a_deposit_at_a_neighbour_has_the_digest_taken_again_and_it_gives_the_same_version(
+    device, announce, make_locker
+):
+    deposited(announce, device)
+    before = _answered(device)
+    _keep_a_marker(device.locker)
+    neighbour = make_locker()
+    assert neighbour.site_id == device.locker.site_id
+
+    # The log is kept per site: a deposit at another locker of the site makes this one take
+    # its digest again, which gives the version it had (nothing changed in this locker).
+    deposited(announce, SimpleNamespace(locker=neighbour))
+
+    assert _answered(device) == before
+
+
+def test_compaction_folds_a_sites_rows_into_one_and_keeps_its_sum_and_the_kept_versions(device, announce):
+    for _ in range(3):
+        deposited(announce, device)
+    site = device.locker.site_id
+    rows_before = BundleChange.objects.filter(site_id=site).count()
+    sum_before = BundleChange.objects.filter(site_id=site).aggregate(total=Sum("weight"))["total"]
+    assert rows_before >= 3
+    _answered(device)
+    _keep_a_marker(device.locker)
+
+    assert bundle_changes_compact() == rows_before - 1
+
+    assert list(BundleChange.objects.filter(site_id=site).values_list("weight", flat=True)) == [sum_before]
+    assert _answered(device) == NOT_A_DIGEST  # same sum: the kept version still holds
+
+
+def test_a_kept_version_is_taken_again_in_the_next_period(device, announce, monkeypatch):
+    monkeypatch.setattr(bundle, "KEPT_VERSION_MAX_AGE_SECONDS", 1)
+    deposited(announce, device)
+    _answered(device)
+    _keep_a_marker(device.locker)
+
+    time.sleep(1.1)  # the period is part of the mark: a new second, a new mark
+
+    assert _answered(device) == bundle_version(device.locker)
+
+
+def test_a_code_of_another_site_is_not_in_the_bundle(device, announce):
+    parcel = deposited(announce, device)
+    alone = _answered(device)
+    other = SiteFactory()
+
+    # The keypad looks a code up at its own site only: offline the locker must not accept it either.
+    PickupCode.objects.filter(pk=parcel.pickup_code_id).update(site=other)
+
+    assert device.get("bundle").json()["codes"] == []
+    assert _answered(device) == bundle_version(device.locker) != alone
