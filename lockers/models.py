@@ -313,8 +313,8 @@ class BundleChange(models.Model):
     exactly when a change to its bundles commits. The heartbeat keeps each locker's
     bundle version with the sum it was taken at (`BundleDigest`) and takes the digest
     again only when the sum moved. Only inserted, never updated, so writers never wait
-    on one another; no foreign key, so an insert takes no lock on the site. The
-    compaction task folds a site's rows into one, keeping its sum.
+    on one another; no foreign key, so an insert takes no lock on the site. Every
+    sixteenth change folds its site's rows into one, keeping their sum.
     """
 
     site_id = models.BigIntegerField()

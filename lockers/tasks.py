@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from . import demo
 from .device.auth import device_nonces_purge
-from .device.bundle import bundle_changes_compact
 
 
 def device_nonces_forget() -> int:
     """Every minute: forget nonces too old to pass the clock check (kept off the heartbeat's path)."""
     return device_nonces_purge()
-
-
-def bundle_changes_fold() -> int:
-    """Every five minutes: fold each site's bundle change log into one row (its sum kept)."""
-    return bundle_changes_compact()
 
 
 def demo_heartbeats_send() -> int:

@@ -18,7 +18,7 @@ from django.db import connection
 from django.db.models import Sum
 
 from lockers.device import bundle
-from lockers.device.bundle import bundle_changes_compact, bundle_version
+from lockers.device.bundle import bundle_version
 from lockers.models import BundleChange, BundleDigest, Locker
 from parcels.lifecycle import Who
 from parcels.models import Actor, Parcel, PickupCode
@@ -126,20 +126,33 @@ def test_a_deposit_at_a_neighbour_has_the_digest_taken_again_and_it_gives_the_sa
     assert _answered(device) == before
 
 
-def test_compaction_folds_a_sites_rows_into_one_and_keeps_its_sum_and_the_kept_versions(device, announce):
-    for _ in range(3):
-        deposited(announce, device)
+def _log(site_id: int) -> tuple[int, int]:
+    found = BundleChange.objects.filter(site_id=site_id)
+    return found.count(), found.aggregate(total=Sum("weight"))["total"] or 0
+
+
+def test_the_log_folds_itself_and_keeps_its_sum_and_the_kept_versions(device, announce):
+    parcel = deposited(announce, device)
     site = device.locker.site_id
-    rows_before = BundleChange.objects.filter(site_id=site).count()
-    sum_before = BundleChange.objects.filter(site_id=site).aggregate(total=Sum("weight"))["total"]
-    assert rows_before >= 3
     _answered(device)
-    _keep_a_marker(device.locker)
+    rows_before, sum_before = _log(site)
 
-    assert bundle_changes_compact() == rows_before - 1
+    # 40 changes (each extension moves the deadline): at least two land on a sixteenth row.
+    for _ in range(40):
+        _deadline_moved_by_hand(parcel, device.locker)
+    rows_after, sum_after = _log(site)
 
-    assert list(BundleChange.objects.filter(site_id=site).values_list("weight", flat=True)) == [sum_before]
-    assert _answered(device) == NOT_A_DIGEST  # same sum: the kept version still holds
+    assert sum_after == sum_before + 40  # every change counted once, folded or not
+    assert rows_after < 16 + 1  # folded at its last sixteenth row: at most 16 since
+    assert rows_after < rows_before + 40
+    assert _answered(device) == bundle_version(device.locker)
+
+    # The next row logged has an id that folds: the site is left one row, with every change in it.
+    _raw("SELECT setval('lockers_bundlechange_id_seq', (SELECT ceil(max(id) / 16.0) * 16 + 15 FROM "
+         "lockers_bundlechange)::bigint)", [])
+    _deadline_moved_by_hand(parcel, device.locker)
+    assert _log(site) == (1, sum_after + 1)
+    assert _answered(device) == bundle_version(device.locker)
 
 
 def test_a_kept_version_is_taken_again_in_the_next_period(device, announce, monkeypatch):

@@ -114,6 +114,30 @@ def test_expiry_run_twice_at_once_expires_each_parcel_once(announce, locker):
         assert parcel.events.filter(type="expire").count() == 1
 
 
+def test_racing_changes_at_one_site_are_each_logged_once_for_the_bundles_while_the_log_folds(announce, locker):
+    from django.db.models import Sum
+
+    from lockers.models import BundleChange
+
+    parcels = [states.ready(announce) for _ in range(8)]
+    logged_before = BundleChange.objects.filter(site_id=locker.site_id).aggregate(total=Sum("weight"))["total"]
+    changes_each = 6
+
+    def move_deadline(index: int) -> int:
+        for _ in range(changes_each):
+            with connection.cursor() as cursor:
+                cursor.execute("UPDATE parcels_parcel SET pickup_deadline = pickup_deadline + interval '1 minute' "
+                               "WHERE id = %s", [parcels[index % len(parcels)].pk])
+        return changes_each
+
+    outcomes = race(move_deadline, 16)
+
+    assert outcomes == Counter({"int": 16})  # no deadlock, no error, folds or not
+    found = BundleChange.objects.filter(site_id=locker.site_id)
+    assert found.aggregate(total=Sum("weight"))["total"] == logged_before + 16 * changes_each
+    assert found.count() < 16 * changes_each  # it folded on the way
+
+
 def test_no_fitting_compartment_is_a_clean_refusal(announce, make_locker):
     make_locker("s")
     announce(reserve=True)

@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -155,24 +154,6 @@ def kept_version_parts(locker_id: int) -> dict[str, rows.Sql]:
         "bundle": rows.Sql(version_text.format(digest=version.text), version.params),
         "bundle_noted": rows.Sql(note_text, (locker_id,)),
     }
-
-
-def bundle_changes_compact() -> int:
-    """Fold each site's change-log rows into one with their sum (PostgreSQL); returns the rows removed.
-
-    One statement: the sums stay what they were in every snapshot, and a change that
-    commits meanwhile keeps its own row. Elsewhere nothing is logged.
-    """
-    if connection.vendor != "postgresql":
-        return 0
-    site, weight = _CHANGE.col("site_id"), _CHANGE.col("weight")
-    statement = (f"WITH gone AS (DELETE FROM {_CHANGE.table} RETURNING {site}, {weight}), "
-                 f"kept AS (INSERT INTO {rows.table_name(BundleChange)} ({rows.column(BundleChange, 'site_id')}, "
-                 f"{rows.column(BundleChange, 'weight')}) SELECT {site}, sum({weight}) FROM gone AS {_CHANGE.alias} "
-                 f"GROUP BY {site} RETURNING 1) "
-                 f"SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)")
-    ((removed,),) = rows.execute(statement, ())
-    return removed
 
 
 def bundle_version(locker: Locker) -> str:

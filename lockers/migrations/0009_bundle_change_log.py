@@ -4,13 +4,29 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 # What a heartbeat's bundle digest reads (lockers.device.bundle): a parcel waiting in a door,
-# behind a live pickup code of the door's site. Each trigger adds a row for every site whose
-# bundles a change may touch, in the changing transaction. Row triggers with WHEN clauses:
-# a write that touches none of this runs no function at all.
+# behind a live pickup code of the door's site. Each trigger logs a change for every site
+# whose bundles a write may touch, in the writing transaction. Row triggers with WHEN
+# clauses: a write that touches none of this runs no function at all.
+#
+# A heartbeat sums its site's rows, so they are kept few: every sixteenth row logged
+# (by id) folds its site's rows into one with their sum, if no other transaction is
+# folding that site (a lock tried, never waited for: a fold waits on nothing and so
+# cannot deadlock). The sum a snapshot sees is the same before and after a fold.
 TRIGGERS = """
+CREATE FUNCTION lockers_bundle_log(site bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    logged bigint;
+BEGIN
+    INSERT INTO lockers_bundlechange (site_id, weight) VALUES (site, 1) RETURNING id INTO logged;
+    IF mod(logged, 16) = 0 AND pg_try_advisory_xact_lock(hashtextextended('lockers_bundlechange', site)) THEN
+        WITH folded AS (DELETE FROM lockers_bundlechange WHERE site_id = site RETURNING weight)
+        INSERT INTO lockers_bundlechange (site_id, weight) SELECT site, sum(weight) FROM folded;
+    END IF;
+END $$;
+
 CREATE FUNCTION lockers_bundle_changed_at_door(door bigint) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO lockers_bundlechange (site_id, weight)
-    SELECT l.site_id, 1 FROM lockers_compartment d JOIN lockers_locker l ON l.id = d.locker_id WHERE d.id = door
+    SELECT lockers_bundle_log(l.site_id)
+    FROM lockers_compartment d JOIN lockers_locker l ON l.id = d.locker_id WHERE d.id = door
 $$;
 
 CREATE FUNCTION lockers_bundle_parcel_changed() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -38,9 +54,9 @@ CREATE TRIGGER lockers_bundle_parcel_updated AFTER UPDATE ON parcels_parcel FOR 
 
 CREATE FUNCTION lockers_bundle_code_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO lockers_bundlechange (site_id, weight) VALUES (OLD.site_id, 1);
+    PERFORM lockers_bundle_log(OLD.site_id);
     IF NEW.site_id <> OLD.site_id THEN
-        INSERT INTO lockers_bundlechange (site_id, weight) VALUES (NEW.site_id, 1);
+        PERFORM lockers_bundle_log(NEW.site_id);
     END IF;
     RETURN NULL;
 END $$;
@@ -52,8 +68,7 @@ CREATE TRIGGER lockers_bundle_code_updated AFTER UPDATE ON parcels_pickupcode FO
 
 CREATE FUNCTION lockers_bundle_door_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO lockers_bundlechange (site_id, weight)
-    SELECT site_id, 1 FROM lockers_locker WHERE id IN (OLD.locker_id, NEW.locker_id);
+    PERFORM lockers_bundle_log(site_id) FROM lockers_locker WHERE id IN (OLD.locker_id, NEW.locker_id);
     RETURN NULL;
 END $$;
 
@@ -71,10 +86,8 @@ DROP FUNCTION lockers_bundle_door_moved();
 DROP FUNCTION lockers_bundle_code_changed();
 DROP FUNCTION lockers_bundle_parcel_changed();
 DROP FUNCTION lockers_bundle_changed_at_door(bigint);
+DROP FUNCTION lockers_bundle_log(bigint);
 """
-
-COMPACTION = "lockers: compact the bundle change log"
-
 
 def _on_postgresql(sql):
     # Elsewhere (SQLite) the heartbeat takes the digest every time and nothing reads the log.
@@ -84,23 +97,11 @@ def _on_postgresql(sql):
     return run
 
 
-def schedule_compaction(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.update_or_create(
-        name=COMPACTION, defaults={"func": "lockers.tasks.bundle_changes_fold", "schedule_type": "I",
-                                   "minutes": 5, "repeats": -1}
-    )
-
-
-def unschedule_compaction(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name=COMPACTION).delete()
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
         ('lockers', '0008_heartbeat_updates_stay_hot'),
         ('parcels', '0007_store_orders'),
-        ('django_q', '0018_task_success_index'),
     ]
 
     operations = [
@@ -124,5 +125,4 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(_on_postgresql(TRIGGERS), _on_postgresql(DROP_TRIGGERS)),
-        migrations.RunPython(schedule_compaction, unschedule_compaction),
     ]
