@@ -331,10 +331,13 @@ class BundleDigest(models.Model):
     """A locker's last offline-bundle version, with the mark it was taken at (PostgreSQL heartbeats).
 
     `mark` names what the version depends on: the digest's format, the locker's site,
-    the site's `BundleChange` sum and a ten-minute period (lockers.device.bundle).
+    the site's `BundleChange` sum and a ten-minute period (lockers.device.bundle). No
+    foreign key: a heartbeat writing its row then takes no lock on the locker's row
+    beyond its own update's, in no order a deletion could cross; a deleted locker's row
+    is an orphan nothing reads (ids are never reused).
     """
 
-    locker = models.OneToOneField(Locker, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    locker_id = models.BigIntegerField(primary_key=True)
     mark = models.CharField(max_length=80)
     version = models.CharField(max_length=20)
 

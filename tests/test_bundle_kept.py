@@ -24,7 +24,7 @@ from parcels.lifecycle import Who
 from parcels.models import Actor, Parcel, PickupCode
 from parcels.services import code_secrets, parcel_extend, parcels_expire_due, pickup_code_verify
 from tests.device_support import deposited
-from tests.factories import SiteFactory
+from tests.factories import LockerFactory, SiteFactory
 
 pytest_plugins = ["tests.device_support"]
 pytestmark = pytest.mark.postgres
@@ -39,7 +39,7 @@ def _answered(device) -> str:
 
 def _keep_a_marker(locker: Locker) -> None:
     """Overwrite the kept version: a heartbeat answering it did not take the digest again."""
-    assert BundleDigest.objects.filter(locker=locker).update(version=NOT_A_DIGEST) == 1
+    assert BundleDigest.objects.filter(locker_id=locker.pk).update(version=NOT_A_DIGEST) == 1
 
 
 def _raw(sql: str, params: list) -> None:
@@ -87,13 +87,25 @@ def _deleted_by_hand(parcel: Parcel, locker: Locker) -> None:
     _raw("DELETE FROM parcels_parcel WHERE id = %s", [parcel.pk])
 
 
+def _code_purpose_changed_by_hand(parcel: Parcel, locker: Locker) -> None:
+    _raw("UPDATE parcels_pickupcode SET purpose = %s WHERE id = %s", [PickupCode.Purpose.DROP_OFF,
+                                                                       parcel.pickup_code_id])
+
+
+def _door_moved_by_hand(parcel: Parcel, locker: Locker) -> None:
+    """The parcel's door is given to another locker of the site: it leaves this one's bundle."""
+    _raw("UPDATE lockers_compartment SET locker_id = %s WHERE id = %s",
+         [LockerFactory(site=locker.site).pk, parcel.compartment_id])
+
+
 def _moved_to_another_site(parcel: Parcel, locker: Locker) -> None:
     """The locker itself moves; its codes stay at their site, where the keypad no longer takes them."""
     Locker.objects.filter(pk=locker.pk).update(site=SiteFactory())
 
 
-@pytest.mark.parametrize("change", [_code_used, _code_revoked_by_hand, _extended, _expired, _deadline_moved_by_hand,
-                                    _deleted_by_hand, _moved_to_another_site])
+@pytest.mark.parametrize("change", [_code_used, _code_revoked_by_hand, _code_purpose_changed_by_hand, _extended,
+                                    _expired, _deadline_moved_by_hand, _deleted_by_hand, _door_moved_by_hand,
+                                    _moved_to_another_site])
 def test_after_a_change_to_what_the_bundle_holds_the_heartbeat_answers_the_new_digest(
     device, announce, change: Callable[[Parcel, Locker], None]
 ):
@@ -108,6 +120,33 @@ def test_after_a_change_to_what_the_bundle_holds_the_heartbeat_answers_the_new_d
     now = _answered(device)
     assert now == bundle_version(device.locker)
     assert now not in (before, NOT_A_DIGEST)
+
+
+def test_a_parcel_written_back_by_hand_has_the_digest_taken_again(device, announce):
+    parcel = deposited(announce, device)
+    _raw("CREATE TEMPORARY TABLE parcel_kept AS SELECT * FROM parcels_parcel WHERE id = %s", [parcel.pk])
+    _deleted_by_hand(parcel, device.locker)
+    gone = _answered(device)
+    _keep_a_marker(device.locker)
+
+    _raw("INSERT INTO parcels_parcel SELECT * FROM parcel_kept", [])
+
+    back = _answered(device)
+    assert back == bundle_version(device.locker)
+    assert back not in (gone, NOT_A_DIGEST)
+
+
+def test_a_locker_moved_away_and_back_before_its_heartbeat_has_the_digest_taken_again(device, announce):
+    parcel = deposited(announce, device)
+    _answered(device)
+    _keep_a_marker(device.locker)
+    home = device.locker.site
+
+    Locker.objects.filter(pk=device.locker.pk).update(site=SiteFactory())
+    _deadline_moved_by_hand(parcel, device.locker)  # logged under the site the locker is at now
+    Locker.objects.filter(pk=device.locker.pk).update(site=home)
+
+    assert _answered(device) == bundle_version(device.locker) != NOT_A_DIGEST
 
 
 def test_a_deposit_at_a_neighbour_has_the_digest_taken_again_and_it_gives_the_same_version(

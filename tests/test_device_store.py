@@ -7,6 +7,7 @@ database's nonce rows, and Redis's cached credentials, trust tokens and outages.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections import Counter
@@ -228,6 +229,12 @@ def test_with_redis_each_thread_sends_its_visit_on_a_connection_of_its_own(redis
 
     assert nonces_new == [1, 1]
     assert connections[0] is not connections[1]
+    # A thread's connection ends with the thread: nothing else keeps it.
+    ports = {connection._sock.getsockname()[1] for connection in connections}
+    connections.clear()
+    gc.collect()
+    open_ports = {int(client["addr"].rsplit(":", 1)[1]) for client in _client(redis_settings).client_list()}
+    assert not ports & open_ports
 
 
 def test_with_redis_unreachable_a_revocation_fails_and_changes_nothing(settings, provisioned):

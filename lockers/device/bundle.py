@@ -120,22 +120,26 @@ def _kept_version_texts() -> tuple[str, str, str, str]:
             f"FROM {_CHANGE.table} WHERE {_CHANGE.col('site_id')} = {_LOCKER.col('site')}), 0) || ':' || "
             f"floor(extract(epoch FROM statement_timestamp()) / %s) AS mark "
             f"FROM {_LOCKER.table} WHERE {_LOCKER.col('id')} = %s OFFSET 0")
-    kept = f"SELECT {_KEPT.col('mark')}, {_KEPT.col('version')} FROM {_KEPT.table} WHERE {_KEPT.col('locker')} = %s"
+    kept = (f"SELECT {_KEPT.col('mark')}, {_KEPT.col('version')} FROM {_KEPT.table} "
+            f"WHERE {_KEPT.col('locker_id')} = %s")
     # OFFSET 0 keeps the mark a subquery of its own: pulled up into `bundle`, its sum was
     # computed once for each of the three places that name it.
     # The digest is taken (an InitPlan, run on first use) only when the marks differ.
     version = ("SELECT now_.mark, CASE WHEN kept_.mark = now_.mark THEN kept_.version ELSE {digest} END AS version, "
                "kept_.mark IS NOT DISTINCT FROM now_.mark AS kept "
                "FROM bundle_mark now_ LEFT JOIN bundle_kept kept_ ON true")
-    columns = ", ".join(rows.column(BundleDigest, name) for name in ("locker", "mark", "version"))
-    note = (f"INSERT INTO {rows.table_name(BundleDigest)} ({columns}) SELECT %s, mark, version FROM bundle "
-            f"WHERE NOT kept ON CONFLICT ({rows.column(BundleDigest, 'locker')}) DO UPDATE SET "
+    columns = ", ".join(rows.column(BundleDigest, name) for name in ("locker_id", "mark", "version"))
+    # {written}: the locker's id as the statement's own write of its row returns it, NULL if
+    # the row is gone (the mark, read from the snapshot, may still have found it).
+    note = (f"INSERT INTO {rows.table_name(BundleDigest)} ({columns}) SELECT {{written}}, mark, version FROM bundle "
+            f"WHERE NOT kept AND {{written}} IS NOT NULL ON CONFLICT ({rows.column(BundleDigest, 'locker_id')}) "
+            f"DO UPDATE SET "
             f"{rows.column(BundleDigest, 'mark')} = EXCLUDED.{rows.column(BundleDigest, 'mark')}, "
             f"{rows.column(BundleDigest, 'version')} = EXCLUDED.{rows.column(BundleDigest, 'version')}")
     return mark, kept, version, note
 
 
-def kept_version_parts(locker_id: int) -> dict[str, rows.Sql]:
+def kept_version_parts(locker_id: int, written: rows.Sql) -> dict[str, rows.Sql]:
     """CTEs for a statement that answers the bundle version (PostgreSQL): `bundle` has one row, `version`.
 
     The version kept for the locker is used if its mark (the digest's format, the
@@ -144,6 +148,7 @@ def kept_version_parts(locker_id: int) -> dict[str, rows.Sql]:
     kept with the new mark. Every part reads one snapshot, and a change's log row
     commits with the change: a version kept under a mark is the one of any snapshot
     with that mark. Two heartbeats keeping versions at once leave one of two true pairs.
+    `written` is the locker's id as returned by the statement's write of its row.
     """
     mark_text, kept_text, version_text, note_text = _kept_version_texts()
     source = digest_source_sql(rows.Sql("%s", (locker_id,)))
@@ -152,7 +157,7 @@ def kept_version_parts(locker_id: int) -> dict[str, rows.Sql]:
         "bundle_mark": rows.Sql(mark_text, (_digest_format(), KEPT_VERSION_MAX_AGE_SECONDS, locker_id)),
         "bundle_kept": rows.Sql(kept_text, (locker_id,)),
         "bundle": rows.Sql(version_text.format(digest=version.text), version.params),
-        "bundle_noted": rows.Sql(note_text, (locker_id,)),
+        "bundle_noted": rows.Sql(note_text.format(written=written.text), (*written.params, *written.params)),
     }
 
 

@@ -98,7 +98,7 @@ def _recorded_in_one_statement(locker: Locker, report: HeartbeatIn,
     parts = {"seen": seen, "sent": commands.sent_sql(written)}
     if report.doors:
         parts["doors"] = _doors_sql(written, report.doors, opened)
-    parts |= bundle.kept_version_parts(locker.pk)
+    parts |= bundle.kept_version_parts(locker.pk, written)
     waiting = commands.waiting_sql(rows.Sql("%s", (locker.pk,)))
     without_flush = "" if connection.in_atomic_block else _COMMIT_WITHOUT_FLUSH
     main = rows.Sql(f"SELECT seen.last_event_sequence, bundle.version, waiting.* FROM seen CROSS JOIN bundle"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import secrets
 import threading
 import time
@@ -113,8 +114,10 @@ class VisitScript:
 
     def _connection(self) -> AbstractConnection:
         connection = getattr(self._own, "connection", None)
-        if connection is None:
+        # A process forked after a visit (a server preloading the app) must not share the parent's socket.
+        if connection is None or self._own.pid != os.getpid():
             connection = self._own.connection = self._pool.connection_class(**self._pool.connection_kwargs)
+            self._own.pid = os.getpid()
         return connection
 
 
