@@ -99,8 +99,9 @@ def _version_sql(source: rows.Sql) -> rows.Sql:
 
 
 # A kept version is taken again at least this often whatever the log says: the bound on a
-# change whose trigger logged its door's site just as an operator moved the door's locker
-# to another site (the only change a site-keyed log can file under the wrong site).
+# parcel change whose trigger read its door's site in the instant its locker moved to
+# another site (or its door to another locker), the only change a site-keyed log can file
+# under the wrong site.
 KEPT_VERSION_MAX_AGE_SECONDS = 600
 
 
@@ -116,14 +117,14 @@ _KEPT = rows.Part(BundleDigest, "b")
 
 @functools.cache
 def _kept_version_texts() -> tuple[str, str, str, str]:
+    # OFFSET 0 keeps the mark a subquery of its own: pulled up into `bundle`, its sum was
+    # computed once for each of the three places that name it.
     mark = (f"SELECT %s || ':' || {_LOCKER.col('site')} || ':' || COALESCE((SELECT sum({_CHANGE.col('weight')}) "
             f"FROM {_CHANGE.table} WHERE {_CHANGE.col('site_id')} = {_LOCKER.col('site')}), 0) || ':' || "
             f"floor(extract(epoch FROM statement_timestamp()) / %s) AS mark "
             f"FROM {_LOCKER.table} WHERE {_LOCKER.col('id')} = %s OFFSET 0")
     kept = (f"SELECT {_KEPT.col('mark')}, {_KEPT.col('version')} FROM {_KEPT.table} "
             f"WHERE {_KEPT.col('locker_id')} = %s")
-    # OFFSET 0 keeps the mark a subquery of its own: pulled up into `bundle`, its sum was
-    # computed once for each of the three places that name it.
     # The digest is taken (an InitPlan, run on first use) only when the marks differ.
     version = ("SELECT now_.mark, CASE WHEN kept_.mark = now_.mark THEN kept_.version ELSE {digest} END AS version, "
                "kept_.mark IS NOT DISTINCT FROM now_.mark AS kept "
