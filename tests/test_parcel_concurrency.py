@@ -132,10 +132,52 @@ def test_racing_changes_at_one_site_are_each_logged_once_for_the_bundles_while_t
 
     outcomes = race(move_deadline, 16)
 
-    assert outcomes == Counter({"int": 16})  # no deadlock, no error, folds or not
+    assert outcomes == Counter({"int": 16})  # every change logged, folding or not
     found = BundleChange.objects.filter(site_id=locker.site_id)
     assert found.aggregate(total=Sum("weight"))["total"] == logged_before + 16 * changes_each
     assert found.count() < 16 * changes_each  # it folded on the way
+
+
+def test_code_checks_extensions_and_the_expiry_job_racing_leave_the_heartbeat_the_full_digest(announce, locker):
+    """The bundle log's triggers and folds inside the transactions that race in production:
+    nothing fails but the refusals a race may give, and the kept version is still exact."""
+    from datetime import timedelta
+
+    from lockers.device.bundle import bundle_version
+    from lockers.device.credentials import device_provisioning_exchange, device_provisioning_issue
+    from lockers.device.heartbeat import HeartbeatIn, device_heartbeat_record
+    from lockers.models import DeviceCredential
+    from parcels.lifecycle import Who
+    from parcels.models import Actor
+
+    device_provisioning_exchange(serial_number=locker.serial_number,
+                                 token=device_provisioning_issue(locker=locker))
+    credential = DeviceCredential.objects.get(locker=locker)
+    parcels = [states.ready(announce) for _ in range(8)]
+    pins = [services.code_secrets(parcel.pickup_code)[0] for parcel in parcels]
+    late = max(parcel.pickup_deadline for parcel in parcels) + timedelta(days=30)
+    kept = device_heartbeat_record(locker=locker, credential=credential, report=HeartbeatIn()).bundle_version
+
+    def work(index: int) -> object:
+        if index < 4:
+            return services.pickup_code_verify(locker=locker, pin=pins[index])
+        if index < 6:
+            return services.parcel_extend(parcel_id=parcels[index].pk, who=Who(Actor.OPERATOR))
+        if index < 8:
+            return services.parcels_expire_due(now=late)
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE parcels_parcel SET pickup_deadline = pickup_deadline + interval '1 minute' "
+                           "WHERE id = %s", [parcels[6 + index % 2].pk])
+            return cursor.rowcount
+
+    outcomes = race(work, 12)
+
+    # Codes of parcels the expiry job took first are refused; an extension of an expired
+    # parcel too. Nothing else: no deadlock, no integrity error.
+    assert set(outcomes) <= {"list", "Parcel", "int", "CodeRefused", "ExtensionNotAllowed"}
+    assert not Parcel.objects.filter(status=ParcelStatus.READY_FOR_PICKUP).exists()  # the expiry job ran
+    answer = device_heartbeat_record(locker=locker, credential=credential, report=HeartbeatIn())
+    assert answer.bundle_version == bundle_version(locker) != kept
 
 
 def test_no_fitting_compartment_is_a_clean_refusal(announce, make_locker):
