@@ -80,8 +80,8 @@ def _entries_sql(locker: rows.Sql) -> rows.Sql:
 def digest_source_sql(locker: rows.Sql) -> rows.Sql:
     """An expression for what the digest of `bundle_version` is taken of, as one text (PostgreSQL).
 
-    For a statement that answers more than the version (the heartbeat's): its value goes
-    to `version_of`. NULL when nothing waits.
+    Its digest in SQL (`_version_sql`) is what `version_of` gives in Python. NULL when
+    nothing waits.
     """
     entries = _entries_sql(locker)
     return rows.Sql(f"(SELECT string_agg(entry || ';', '' ORDER BY door_id) FROM ({entries.text}) entries)",

@@ -90,7 +90,9 @@ def _recorded_in_one_statement(locker: Locker, report: HeartbeatIn,
     `RETURNING`), as the event batches and the command queue take it first: no lock
     order to deadlock on. Every part sees one snapshot, so the waiting commands are read
     as they were before this statement marked the queued ones sent (they are answered
-    all the same), and a command queued meanwhile is neither read nor marked.
+    all the same), and a command queued meanwhile is neither read nor marked. The bundle
+    version is the one kept for the locker unless its site's change log moved
+    (`bundle.kept_version_parts`).
     """
     seen = locker_heartbeat_sql(locker_id=locker.pk, firmware_version=report.firmware_version or None,
                                 report=_last_report(report, opened))
