@@ -211,20 +211,22 @@ def any_of(values: Sequence[str]) -> Sql:
 
 @functools.lru_cache(maxsize=64)
 def _update_sql(model: type[models.Model], assigned: tuple[str, ...], matched: tuple[str, ...],
-                returning: tuple[str, ...]) -> str:
+                returning: tuple[str, ...], also: tuple[str, ...]) -> str:
     assignments = ", ".join(f"{column(model, name)} = %s" for name in assigned)
-    conditions = " AND ".join(f"{column(model, name)} = %s" for name in matched)
+    conditions = " AND ".join([*(f"{column(model, name)} = %s" for name in matched), *also])
     returned = f" RETURNING {', '.join(column(model, name) for name in returning)}" if returning else ""
     return f"UPDATE {table_name(model)} SET {assignments} WHERE {conditions}{returned}"
 
 
 def update_sql(model: type[models.Model], values: dict[str, Any], *, where: dict[str, Any],
-               returning: tuple[str, ...] = ()) -> Sql:
-    """`UPDATE model SET values WHERE where (equalities) [RETURNING columns]`, values adapted by their fields."""
+               returning: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> Sql:
+    """`UPDATE model SET values WHERE where (equalities) [AND also] [RETURNING columns]`, values
+    adapted by their fields. `also`: conditions written in SQL without parameters (a test of
+    another part of a `with_` statement), part of the statement's text."""
     meta = model._meta
     params = adapted(model, values)
     params += [meta.get_field(name).get_db_prep_value(value, connection) for name, value in where.items()]
-    return Sql(_update_sql(model, tuple(values), tuple(where), returning), tuple(params))
+    return Sql(_update_sql(model, tuple(values), tuple(where), returning, also), tuple(params))
 
 
 def update(model: type[models.Model], values: dict[str, Any], *, where: dict[str, Any]) -> int:

@@ -16,6 +16,11 @@ what was found. Its rows are read as of the statement's start, which may be befo
 waited for the lock: the caller must check in its write that what it acts on is
 unchanged, and check again without `optimistic` if not (`parcels.services._code_opening`).
 
+`keypad_turn_peek` reads the guard with the look-up and takes no lock: a right code at a
+keypad that it would leave unchanged (not refused, no streak to clear, the same day)
+writes no guard row, so its turn needs neither the lock nor a transaction. Anything else
+takes a turn as above, a wrong code included: a peek never answers.
+
 The caller owns the transaction and must let it commit whatever the outcome: a
 refusal or a wrong code is raised only after the counters are stored.
 """
@@ -71,14 +76,13 @@ _GUARD = (rows.Part(KeypadGuard, "g"),)
 
 
 @functools.lru_cache(maxsize=8)
-def _guard_sql(lookup: str) -> str:
+def _guard_sql(lookup: str, *, lock: bool = True) -> str:
     (guard,) = _GUARD
     where = f"WHERE {guard.col('locker')} = %s"
     if lookup:  # PostgreSQL: the look-up's rows joined to the one guard row, which alone is locked
-        return (
-            f"SELECT {rows.select_list(_GUARD)}, found.* FROM {guard.table} LEFT JOIN ({lookup}) found ON true "
-            f"{where} FOR UPDATE OF {guard.alias}"
-        )
+        locking = f" FOR UPDATE OF {guard.alias}" if lock else ""
+        return (f"SELECT {rows.select_list(_GUARD)}, found.* FROM {guard.table} LEFT JOIN ({lookup}) found ON true "
+                f"{where}{locking}")
     # SQLite has no row locks: its transactions begin IMMEDIATE (settings.py), so a
     # turn holds the database's write lock from its first statement instead.
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
@@ -95,12 +99,16 @@ def _guard_locked(locker: Locker, lookup: rows.Sql | None, *,
     if not found:  # the locker's first typed code: create the row, then lock it like any other
         KeypadGuard.objects.get_or_create(locker=locker, defaults={"day": _local_day(locker, timezone.now())})
         found = rows.execute(sql, params)
+    guard, looked_up = _guard_and_looked_up(found)
+    return guard, looked_up if together else None
+
+
+def _guard_and_looked_up(found: list[tuple[Any, ...]]) -> tuple[KeypadGuard, list[tuple[Any, ...]]]:
+    """The guard, and the look-up's rows, from the rows of the guard's statement joined to a look-up."""
     width = len(_GUARD[0].fields)
     (guard,) = rows.load_row(_GUARD, found[0][:width])
-    if not together:
-        return guard, None
     # One row per row of the look-up, or one with its columns NULL (the outer join found nothing).
-    return guard, [row[width:] for row in found if row[width] is not None]
+    return guard, [row[width:] for row in found if len(row) > width and row[width] is not None]
 
 
 def keypad_turn_take(*, locker: Locker, lookup: rows.Sql | None = None, optimistic: bool = False) -> KeypadTurn:
@@ -121,7 +129,68 @@ def keypad_turn_take(*, locker: Locker, lookup: rows.Sql | None = None, optimist
     # The clock is read once the lock is held: a request that waited for it must not
     # act on a time older than the turns before it (one read at 23:59:59 would reset
     # the next day's counters).
-    now = timezone.now()
+    turn = _turn_judged(locker, guard, timezone.now())
+    if turn.refused:
+        return turn  # what the look-up found, if it ran, goes unread
+    if looked_up is None and lookup is not None:
+        looked_up = rows.execute(lookup.text, lookup.params)
+    turn.looked_up = looked_up or []
+    return turn
+
+
+@dataclass(frozen=True)
+class KeypadPeek:
+    """What a peek found: the look-up's rows, and the condition the code's use must hold under."""
+
+    looked_up: list[tuple[Any, ...]]
+    # A SELECT of one row while the guard is as the peek read it and no turn holds its lock,
+    # key-share locking the row for the rest of the statement's transaction.
+    unchanged: rows.Sql
+
+
+def keypad_turn_peek(*, locker: Locker, lookup: rows.Sql) -> KeypadPeek | None:
+    """PostgreSQL: `lookup`'s rows if a right code's turn would neither be refused nor change the
+    guard, read with the guard in one statement that takes no lock; None otherwise.
+
+    For a code whose use is one statement that re-checks what it found
+    (`parcels.services._code_opening`): that statement must write nothing unless the
+    peek's `unchanged` returns its row. It skips a guard row that a turn has locked
+    (never waits), so the use is ordered before or after every turn by the lock: a
+    right code is then a turn at a keypad that it leaves unchanged, and writes no guard
+    row. None (no guard row yet, a refusal, a streak to clear or a new day to write) and
+    an empty look-up (a wrong code) must take a turn (`keypad_turn_take`), which counts
+    it; what a peek found is never the answer by itself.
+    """
+    found = rows.execute(_guard_sql(lookup.text, lock=False), [*lookup.params, locker.pk])
+    if not found:
+        return None
+    guard, looked_up = _guard_and_looked_up(found)
+    turn = _turn_judged(locker, guard, timezone.now())
+    _clear_streak(turn)
+    if turn.refused or turn.changed:
+        return None
+    return KeypadPeek(looked_up, _guard_unchanged(guard))
+
+
+def _guard_unchanged(guard: KeypadGuard) -> rows.Sql:
+    (part,) = _GUARD
+    values = [(guard_field, getattr(guard, guard_field.attname)) for guard_field in part.fields]
+    null = tuple(guard_field.attname for guard_field, value in values if value is None)
+    params = tuple(guard_field.get_db_prep_value(value, connection) for guard_field, value in values
+                   if value is not None)
+    return rows.Sql(_guard_unchanged_sql(null), params)
+
+
+@functools.lru_cache(maxsize=4)
+def _guard_unchanged_sql(null: tuple[str, ...]) -> str:
+    (part,) = _GUARD
+    conditions = " AND ".join(f"{part.col(guard_field.name)} IS NULL" if guard_field.attname in null
+                              else f"{part.col(guard_field.name)} = %s" for guard_field in part.fields)
+    return f"SELECT 1 FROM {part.table} WHERE {conditions} FOR KEY SHARE OF {part.alias} SKIP LOCKED"
+
+
+def _turn_judged(locker: Locker, guard: KeypadGuard, now: datetime) -> KeypadTurn:
+    """The turn the guard gives a typed code at `now`: refused or not, with the counters it moves."""
     turn = KeypadTurn(guard=guard, now=now, changed=set())
     today = _local_day(locker, now)
     if guard.day < today:  # only forward: a guard dated after this host's today keeps its counts
@@ -136,10 +205,6 @@ def keypad_turn_take(*, locker: Locker, lookup: rows.Sql | None = None, optimist
         if guard.failures_today >= KEYPAD_DAILY_WRONG_CAP:
             until = max(until or now, _end_of_local_day(locker, now))
         turn.locked_until = until
-        return turn  # what the look-up found, if it ran, goes unread
-    if looked_up is None and lookup is not None:
-        looked_up = rows.execute(lookup.text, lookup.params)
-    turn.looked_up = looked_up or []
     return turn
 
 

@@ -33,7 +33,7 @@ from .errors import (
     SiteUnavailable,
     TransitionNotAllowed,
 )
-from .keypad import keypad_turn_settle, keypad_turn_take
+from .keypad import keypad_turn_peek, keypad_turn_settle, keypad_turn_take
 from .lifecycle import BIRTH_EVENTS, Change, Where, Who, apply_transition, event_values, record_event
 from .models import Actor, ExceptionReason, Parcel, ParcelEvent, ParcelStatus, PickupCode
 
@@ -472,10 +472,10 @@ def _code_parcels_loaded(found: list[tuple[object, ...]], purpose: str) -> list[
     return sorted(parcels, key=_door_order)
 
 
-def _code_use_sql(code: PickupCode, *, returning: tuple[str, ...] = ()) -> rows.Sql:
+def _code_use_sql(code: PickupCode, *, returning: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> rows.Sql:
     # One conditional update: of many racing requests with the same code, one wins.
     return rows.update_sql(PickupCode, {"state": PickupCode.State.USED, "ended_at": timezone.now()},
-                           where={"id": code.pk, "state": PickupCode.State.LIVE}, returning=returning)
+                           where={"id": code.pk, "state": PickupCode.State.LIVE}, returning=returning, also=also)
 
 
 def _code_use(code: PickupCode) -> None:
@@ -517,8 +517,14 @@ class _LookupOutdated(Exception):
     """What a code opens changed after its look-up read it: the code's use wrote nothing."""
 
 
+# Opens the doors of a right code's parcels. Its second argument: on the way without a
+# transaction (`_code_opened_alone`), the SELECT its one statement must find a row in before
+# it writes (`KeypadPeek.unchanged`, for a typed code); None inside the code's transaction.
+OpenDoors = Callable[[list[Parcel], rows.Sql | None], None]
+
+
 def _code_opening(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str,
-                  open_doors: Callable[[list[Parcel]], None], optimistic: bool = False) -> list[Parcel]:
+                  open_doors: OpenDoors, optimistic: bool = False) -> list[Parcel]:
     """Check a code and, when it opens something, run `open_doors` in the same transaction.
 
     One transaction per typed or scanned code: the keypad turn, the look-up and what
@@ -530,13 +536,20 @@ def _code_opening(*, locker: Locker, pin: str | None, qr_token: str | None, purp
 
     `optimistic`: the look-up may read the rows as they were before the keypad's lock
     wait (one round trip less), so `open_doors` must check in its write that what it
-    opens is unchanged and raise `_LookupOutdated` if not. Everything then rolls back,
-    and the code is checked again with its look-up under the lock, as without it (a
-    request that waited behind the one using its code then finds it used and counts as
-    a wrong code, as it always has).
+    opens is unchanged and raise `_LookupOutdated` if not, and be one statement on
+    PostgreSQL. Everything then rolls back, and the code is checked again with its
+    look-up under the lock, as without it (a request that waited behind the one using
+    its code then finds it used and counts as a wrong code, as it always has). On
+    PostgreSQL a right code that needs no keypad write is first tried without the
+    transaction (`_code_opened_alone`).
     """
     if not pin and not qr_token:
         raise CodeRefused("Type a code or scan a QR code.")
+    if optimistic and connection.vendor == "postgresql":
+        opened = _code_opened_alone(locker=locker, pin=pin, qr_token=qr_token, purpose=purpose,
+                                    open_doors=open_doors)
+        if opened is not None:
+            return _code_answer(opened)
     check = functools.partial(_code_checked, locker=locker, pin=pin, qr_token=qr_token, purpose=purpose,
                               open_doors=open_doors)
     try:
@@ -546,6 +559,10 @@ def _code_opening(*, locker: Locker, pin: str | None, qr_token: str | None, purp
             found = check(optimistic=False)
         except _LookupOutdated:  # changed in the instant between a look-up under the lock and the use
             raise CodeRefused(CODE_USED) from None
+    return _code_answer(found)
+
+
+def _code_answer(found: _CodeLookup) -> list[Parcel]:
     if found.refusal is not None:
         raise found.refusal
     if not found.parcels:
@@ -553,12 +570,44 @@ def _code_opening(*, locker: Locker, pin: str | None, qr_token: str | None, purp
     return found.parcels
 
 
+def _code_opened_alone(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str,
+                       open_doors: OpenDoors) -> _CodeLookup | None:
+    """PostgreSQL: the look-up and the opening as two statements, each its own transaction.
+
+    For an `optimistic` opening, one statement that re-checks what it opens: a scanned
+    code, or a typed one at a keypad that a right code leaves unchanged
+    (`keypad_turn_peek`, whose condition the opening statement holds under), needs no
+    transaction around the two (one commit, no `BEGIN`). None when the code must be
+    checked in a transaction instead: a typed code that opens nothing (counted there), a
+    keypad that refuses, would change or is taken by a turn, or an opening whose rows
+    changed after the look-up.
+    """
+    lookup = _code_parcels_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=purpose)
+    keypad = None
+    if pin:
+        peek = keypad_turn_peek(locker=locker, lookup=lookup)
+        if peek is None:
+            return None
+        found, keypad = peek.looked_up, peek.unchanged
+    else:
+        found = rows.execute(lookup.text, lookup.params)
+    parcels = _code_parcels_loaded(found, purpose)
+    if not parcels:
+        # A scanned code has no counters: what it opens, nothing, is the answer.
+        return None if pin else _CodeLookup([])
+    try:
+        open_doors(parcels, keypad)
+    except _LookupOutdated:
+        return None
+    return _CodeLookup(parcels)
+
+
 def _code_checked(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str,
-                  open_doors: Callable[[list[Parcel]], None], optimistic: bool) -> _CodeLookup:
+                  open_doors: OpenDoors, optimistic: bool) -> _CodeLookup:
     with transaction.atomic():
         found = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=purpose, optimistic=optimistic)
         if found.parcels:
-            open_doors(found.parcels)
+            open_doors(found.parcels, None)
     return found
 
 
@@ -573,30 +622,36 @@ def _still_waiting_sql() -> str:
             f"AND {parcel.col('status')} = {rows.literal(ParcelStatus.READY_FOR_PICKUP)}")
 
 
-def _pickup_opened_in_one_statement(parcels: list[Parcel], events: list[dict[str, object]]) -> None:
+def _pickup_opened_in_one_statement(parcels: list[Parcel], events: list[dict[str, object]],
+                                    keypad: rows.Sql | None) -> None:
     """PostgreSQL: the code used and the custody events written by one statement.
 
-    The events are inserted only if the conditional update used the code and every
-    parcel still waits in the door it was found in: the look-up may have read them
-    before the keypad's lock wait (`_code_opening`, optimistic), and the expiry job, a
-    move or the request that used the code before may have changed them meanwhile.
-    Raises `_LookupOutdated` when nothing was written.
+    The code is used, and the events inserted, only if every parcel still waits in the
+    door it was found in, and the `keypad` SELECT (if any) finds its row: the look-up may
+    have read them before the keypad's lock wait, or without a transaction
+    (`_code_opening`, optimistic), and the expiry job, a move, a keypad turn or the
+    request that used the code before may have changed them meanwhile. Raises
+    `_LookupOutdated` when nothing was written.
     """
     code = parcels[0].pickup_code
     still = rows.Sql(_still_waiting_sql(), ([parcel.pk for parcel in parcels],
                                             [parcel.compartment_id for parcel in parcels], code.pk))
-    parts = {"still": still, "used": _code_use_sql(code, returning=("id",))}
-    # The count is written in (an int): the rows are inserted once, if every parcel still waits.
-    written_for = f"used JOIN still ON still.n = {len(parcels):d}"
-    statement = rows.with_(parts, rows.insert_sql(ParcelEvent, events, for_each_row_of=written_for))
+    parts = {"still": still}
+    # The count is written in (an int): the code is used only if every parcel still waits.
+    conditions = [f"(SELECT n FROM still) = {len(parcels):d}"]
+    if keypad is not None:
+        parts["keypad"] = keypad
+        conditions.append("EXISTS (SELECT 1 FROM keypad)")
+    parts["used"] = _code_use_sql(code, returning=("id",), also=tuple(conditions))
+    statement = rows.with_(parts, rows.insert_sql(ParcelEvent, events, for_each_row_of="used"))
     # Prepared when it opens one door, the common case: the text varies with the number of doors.
     if not rows.write(statement.text, statement.params, prepare=len(events) == 1):
         raise _LookupOutdated()
 
 
-def _pickup_opened_in_steps(parcels: list[Parcel], events: list[dict[str, object]]) -> None:
-    """Elsewhere (SQLite, no data-modifying WITH, its look-up always under the lock): the code used,
-    then each event inserted."""
+def _pickup_opened_in_steps(parcels: list[Parcel], events: list[dict[str, object]], keypad: rows.Sql | None) -> None:
+    """Elsewhere (SQLite, no data-modifying WITH, its look-up always under the lock, so `keypad` is
+    None): the code used, then each event inserted."""
     _code_use(parcels[0].pickup_code)
     for values in events:
         rows.insert(ParcelEvent, values)
@@ -613,13 +668,13 @@ def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str 
     lock, so a request that lost the race to use its code counts as a wrong code.
     """
 
-    def open_doors(parcels: list[Parcel]) -> None:
+    def open_doors(parcels: list[Parcel], keypad: rows.Sql | None) -> None:
         now = timezone.now()
         events = [event_values(parcel, event_type="door_opened_for_pickup", from_status=parcel.status,
                                where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT), occurred_at=now)
                   for parcel in parcels]
         opened = _pickup_opened_in_one_statement if connection.vendor == "postgresql" else _pickup_opened_in_steps
-        opened(parcels, events)
+        opened(parcels, events, keypad)
 
     return _code_opening(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.PICKUP,
                          open_doors=open_doors, optimistic=True)
@@ -719,7 +774,7 @@ def dropoff_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str
     The code is used up only once a door is found; `NoFittingCompartment` leaves it live.
     """
 
-    def open_door(parcels: list[Parcel]) -> None:
+    def open_door(parcels: list[Parcel], keypad: rows.Sql | None) -> None:  # always in its transaction
         parcel = parcels[0]
         if parcel.compartment_id is None:
             _move_to_other_door(parcel, Q(locker=locker), Who(Actor.RECIPIENT), reason="", larger_than=None)

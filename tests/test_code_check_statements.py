@@ -1,8 +1,11 @@
 """A pickup code's check in few statements: what they write, and the races they must survive.
 
-On PostgreSQL a right code is one statement that locks the keypad guard and looks the
-code up, and one that uses the code and writes the custody events; SQLite runs the same
-steps one statement at a time (docs/performance.md, *Fifth pass*).
+On PostgreSQL a right code at a keypad it leaves unchanged is one statement that reads
+the keypad guard and looks the code up, without a lock, and one that uses the code and
+writes the custody events, each its own transaction; any other typed code then takes the
+keypad's locked turn: one statement that locks the guard and looks the code up, and the
+same use. SQLite runs the turn's steps one statement at a time (docs/performance.md,
+*Fifth pass* and *Seventh pass*).
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from lockers.models import Compartment
-from parcels import services
-from parcels.errors import CodeRefused
-from parcels.lifecycle import Where, Who, record_event
+from parcels import codes, services
+from parcels.errors import CodeRefused, KeypadLocked
+from parcels.keypad import keypad_turn_peek
+from parcels.lifecycle import Where, Who, event_values, record_event
 from parcels.models import Actor, KeypadGuard, Parcel, ParcelEvent, ParcelStatus, PickupCode
 from tests import parcel_states as states
 
@@ -69,21 +73,75 @@ def test_the_events_of_a_code_opening_several_doors_are_those_record_event_write
     assert [parcel.compartment_id for parcel in opened] == [door.pk for door in doors]
 
 
+def _guard_counts(locker) -> tuple[object, ...]:
+    guard = KeypadGuard.objects.get(locker=locker)
+    return guard.day, guard.failures_today, guard.refused_today, guard.consecutive_failures, guard.locked_until
+
+
+def _own_statements(captured: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in captured.captured_queries if "parcels_" in query["sql"]]
+
+
+def _is_the_use_with_its_events(sql: str) -> bool:
+    # The parcels still waiting, the code used, the events written: one statement.
+    return (sql.startswith("WITH still AS (SELECT count(*)") and 'used AS (UPDATE "parcels_pickupcode"' in sql
+            and 'INSERT INTO "parcels_parcelevent"' in sql)
+
+
 @pytest.mark.postgres
-def test_on_postgresql_a_right_code_is_one_locking_look_up_and_one_write(announce, locker):
+def test_on_postgresql_a_right_code_at_a_clean_keypad_is_a_look_up_without_lock_and_one_write(announce, locker):
     first, second = states.ready(announce), states.ready(announce, recipient=services.Recipient(name="Bo"))
     services.pickup_code_verify(locker=locker, pin=services.code_secrets(first.pickup_code)[0])  # creates the guard
     pin, _ = services.code_secrets(second.pickup_code)
+    guard_before = _guard_counts(locker)
 
     with CaptureQueriesContext(connection) as captured:
-        services.pickup_code_verify(locker=locker, pin=pin)
+        opened = services.pickup_code_verify(locker=locker, pin=pin)
 
-    own = [query["sql"] for query in captured.captured_queries if "parcels_" in query["sql"]]
+    own = _own_statements(captured)
+    assert [parcel.pk for parcel in opened] == [second.pk]
     assert len(own) == 2, own
-    assert "parcels_keypadguard" in own[0] and "parcels_pickupcode" in own[0] and own[0].endswith("FOR UPDATE OF g")
-    # The parcels still waiting, the code used, the events written: one statement.
-    assert own[1].startswith("WITH still AS (SELECT count(*)")
-    assert 'used AS (UPDATE "parcels_pickupcode"' in own[1] and 'INSERT INTO "parcels_parcelevent"' in own[1]
+    assert "parcels_keypadguard" in own[0] and "parcels_pickupcode" in own[0] and "FOR UPDATE" not in own[0]
+    assert _is_the_use_with_its_events(own[1])
+    assert _guard_counts(locker) == guard_before  # a right code at a clean keypad writes no guard
+    assert PickupCode.objects.get(pk=second.pickup_code_id).state == PickupCode.State.USED
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_right_code_after_a_wrong_one_takes_the_locked_turn_that_clears_the_streak(announce, locker):
+    parcel = states.ready(announce)
+    with pytest.raises(CodeRefused):
+        services.pickup_code_verify(locker=locker, pin="00000000")
+    pin, _ = services.code_secrets(parcel.pickup_code)
+
+    with CaptureQueriesContext(connection) as captured:
+        opened = services.pickup_code_verify(locker=locker, pin=pin)
+
+    own = _own_statements(captured)
+    assert [found.pk for found in opened] == [parcel.pk]
+    # The peek sees the streak to clear; the turn locks the guard with the look-up, writes
+    # the cleared streak, and uses the code with its events.
+    assert len(own) == 4, own
+    assert "FOR UPDATE" not in own[0] and own[1].endswith("FOR UPDATE OF g")
+    assert own[2].startswith('UPDATE "parcels_keypadguard"')
+    assert _is_the_use_with_its_events(own[3])
+    assert _guard_counts(locker)[1:4] == (1, 0, 0)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_scanned_code_is_its_look_up_and_one_write(announce, locker):
+    parcel = states.ready(announce)
+    _, qr_token = services.code_secrets(parcel.pickup_code)
+
+    with CaptureQueriesContext(connection) as captured:
+        opened = services.pickup_code_verify(locker=locker, qr_token=qr_token)
+    with pytest.raises(CodeRefused, match="does not open any door"):
+        services.pickup_code_verify(locker=locker, qr_token=qr_token)
+
+    own = _own_statements(captured)
+    assert [found.pk for found in opened] == [parcel.pk]
+    assert len(own) == 2 and "parcels_keypadguard" not in own[0] and _is_the_use_with_its_events(own[1]), own
+    assert not KeypadGuard.objects.filter(locker=locker).exists()  # a scan never takes a keypad turn
 
 
 def _blocked_on_the_guard(timeout: float = 10) -> None:
@@ -182,3 +240,60 @@ def test_a_parcel_that_expired_while_its_code_waited_for_the_keypad_is_not_opene
     opened = ParcelEvent.objects.filter(type="door_opened_for_pickup").values_list("parcel_id", "from_status")
     assert list(opened) == [(waiting.pk, ParcelStatus.READY_FOR_PICKUP)]
     assert Parcel.objects.get(pk=late.pk).status == ParcelStatus.EXPIRED
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_right_code_sent_while_a_wrong_one_takes_the_last_try_of_the_day_is_refused(announce, locker):
+    parcel = states.ready(announce)
+    other = states.ready(announce, recipient=services.Recipient(name="Bo"))
+    services.pickup_code_verify(locker=locker, pin=services.code_secrets(other.pickup_code)[0])  # the guard, clean
+    KeypadGuard.objects.filter(locker=locker).update(failures_today=codes.KEYPAD_DAILY_WRONG_CAP - 1)
+    pin, _ = services.code_secrets(parcel.pickup_code)
+
+    # The right code's peek finds the keypad clean while the wrong code's turn holds the
+    # lock: its use skips the locked guard and writes nothing, and it takes its turn after
+    # the wrong one, which spent the day's last try.
+    outcomes = _waiting_behind(lambda: services.pickup_code_verify(locker=locker, pin="00000000"),
+                               lambda: services.pickup_code_verify(locker=locker, pin=pin))
+
+    assert isinstance(outcomes["first"], CodeRefused)
+    assert isinstance(outcomes["second"], KeypadLocked)
+    guard = KeypadGuard.objects.get(locker=locker)
+    assert (guard.failures_today, guard.refused_today) == (codes.KEYPAD_DAILY_WRONG_CAP, 1)
+    assert PickupCode.objects.get(pk=parcel.pickup_code_id).state == PickupCode.State.LIVE
+    assert not ParcelEvent.objects.filter(parcel=parcel, type="door_opened_for_pickup").exists()
+
+
+def _peeked(locker, pin: str) -> tuple[list[Parcel], object]:
+    """What a typed code's peek found: its parcels, and the condition its use holds under."""
+    lookup = services._code_parcels_lookup(locker=locker, pin=pin, qr_token=None, purpose=PickupCode.Purpose.PICKUP)
+    peek = keypad_turn_peek(locker=locker, lookup=lookup)
+    return services._code_parcels_loaded(peek.looked_up, PickupCode.Purpose.PICKUP), peek.unchanged
+
+
+def _opening_events_for(parcels: list[Parcel]) -> list[dict[str, object]]:
+    return [event_values(parcel, event_type="door_opened_for_pickup", from_status=parcel.status,
+                         where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT),
+                         occurred_at=timezone.now()) for parcel in parcels]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("meanwhile", ["a wrong code counted", "the parcel expired"])
+def test_a_peeked_code_whose_keypad_or_parcel_changed_before_its_use_writes_nothing(announce, locker, meanwhile):
+    parcel = states.ready(announce)
+    other = states.ready(announce, recipient=services.Recipient(name="Bo"))
+    services.pickup_code_verify(locker=locker, pin=services.code_secrets(other.pickup_code)[0])  # the guard, clean
+    parcels, unchanged = _peeked(locker, services.code_secrets(parcel.pickup_code)[0])
+    assert [found.pk for found in parcels] == [parcel.pk]
+    if meanwhile == "a wrong code counted":
+        with pytest.raises(CodeRefused):
+            services.pickup_code_verify(locker=locker, pin="00000000")
+    else:
+        Parcel.objects.filter(pk=parcel.pk).update(status=ParcelStatus.EXPIRED)
+
+    with pytest.raises(services._LookupOutdated):
+        services._pickup_opened_in_one_statement(parcels, _opening_events_for(parcels), unchanged)
+
+    assert PickupCode.objects.get(pk=parcel.pickup_code_id).state == PickupCode.State.LIVE  # the use wrote nothing
+    assert not ParcelEvent.objects.filter(parcel=parcel, type="door_opened_for_pickup").exists()

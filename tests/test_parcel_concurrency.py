@@ -76,6 +76,23 @@ def test_the_same_code_sent_by_many_opens_the_door_once(announce, locker):
     assert Parcel.objects.get(pk=parcel.pk).events.filter(type="door_opened_for_pickup").count() == 1
 
 
+def test_the_same_code_sent_by_many_at_a_clean_keypad_opens_the_door_once_and_counts_the_rest(announce, locker):
+    parcel = states.ready(announce)
+    other = states.ready(announce, recipient=services.Recipient(name="Bo"))  # another code
+    services.pickup_code_verify(locker=locker, pin=services.code_secrets(other.pickup_code)[0])  # the guard, clean
+    pin, _ = services.code_secrets(parcel.pickup_code)
+
+    # Every request's peek may find the code live and the keypad clean: one use wins, and
+    # each loser, its use finding the code used, takes the locked turn and is a wrong code.
+    outcomes = race(lambda _: services.pickup_code_verify(locker=locker, pin=pin))
+
+    assert outcomes["list"] == 1
+    assert outcomes["CodeRefused"] + outcomes["KeypadLocked"] == THREADS - 1
+    assert Parcel.objects.get(pk=parcel.pk).events.filter(type="door_opened_for_pickup").count() == 1
+    guard = KeypadGuard.objects.get(locker=locker)
+    assert (guard.failures_today, guard.refused_today) == (outcomes["CodeRefused"], outcomes["KeypadLocked"])
+
+
 def test_wrong_codes_sent_at_once_are_all_counted_and_never_exceed_the_cap(announce, locker):
     states.ready(announce)
 
