@@ -118,9 +118,24 @@ def _prepared() -> Iterator[None]:
         driver.prepare_threshold = previous
 
 
+@contextlib.contextmanager
+def _cursor() -> Iterator[Any]:
+    """The connection's kept cursor where its backend keeps one (`lockers_site.postgresql`), else a new one.
+
+    A new one while queries are logged (DEBUG, tests counting queries): Django's logging
+    cursor records them.
+    """
+    kept = getattr(connection, "kept_cursor", None)
+    if kept is None or connection.queries_logged:
+        with connection.cursor() as cursor:
+            yield cursor
+    else:
+        yield kept()
+
+
 def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Every row of `sql`, as the database driver returns it."""
-    with connection.cursor() as cursor, _prepared():
+    with _cursor() as cursor, _prepared():
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -140,7 +155,7 @@ def write(sql: str, params: Sequence[Any], *, prepare: bool = True) -> int:
     `prepare=False` for a statement whose text varies with its input (a list of values):
     each variant would take a place in the connection's cache of prepared statements.
     """
-    with connection.cursor() as cursor, (_prepared() if prepare else contextlib.nullcontext()):
+    with _cursor() as cursor, (_prepared() if prepare else contextlib.nullcontext()):
         cursor.execute(sql, params)
         return cursor.rowcount
 

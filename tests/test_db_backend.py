@@ -7,6 +7,9 @@ import time
 import psycopg
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from lockers_site import rows
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -83,3 +86,29 @@ def test_a_connection_left_in_a_failed_transaction_is_unusable():
     finally:
         raw.execute("ROLLBACK")
     assert connection.is_usable()
+
+
+def _backend_pid_by_rows() -> int:
+    (pid,) = rows.execute("SELECT pg_backend_pid()", [])[0]
+    return pid
+
+
+def test_the_hand_written_statements_share_one_cursor_for_the_connection_s_life():
+    first_pid = _backend_pid_by_rows()
+    kept = connection.kept_cursor()
+    assert _backend_pid_by_rows() == first_pid and connection.kept_cursor() is kept  # the same, still open
+    assert not kept.cursor.closed
+
+    _terminate(first_pid)
+    assert _unusable_within(5.0)
+    connection.health_check_done = False  # what every new request starts with
+
+    assert _backend_pid_by_rows() != first_pid  # the dead session replaced, with a new cursor
+    assert connection.kept_cursor() is not kept
+
+
+def test_while_queries_are_logged_the_hand_written_statements_are_logged_too():
+    with CaptureQueriesContext(connection) as captured:
+        rows.execute("SELECT 1 AS logged", [])
+
+    assert [query["sql"] for query in captured.captured_queries] == ["SELECT 1 AS logged"]
