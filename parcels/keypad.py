@@ -1,12 +1,13 @@
 """Wrong-code limits for a locker's keypad, counted in the database under a row lock.
 
-A typed code is compared only while its locker's guard row is locked (`SELECT ... FOR
-UPDATE`) inside the transaction that records the outcome: the turn is refused once
-the day's budget of wrong codes is spent or while the keypad backs off, and a wrong
-code is counted before the lock is released. So however many requests race, no more
-than KEYPAD_DAILY_WRONG_CAP wrong codes are ever tested at one locker in one day:
-the bound docs/security.md relies on. A right code on a clean streak writes nothing,
-so the common case costs the one locking read.
+A typed code's outcome is acted on only in a turn ordered among the others by the
+locker's guard row's lock: `SELECT ... FOR UPDATE` inside the transaction that records
+the outcome (`keypad_turn_take`), or, for a right code at a keypad it leaves unchanged,
+a key-share lock taken without waiting by the one statement that uses the code
+(`keypad_turn_peek`). The turn is refused once the day's budget of wrong codes is spent
+or while the keypad backs off, and a wrong code is counted before the lock is released.
+So however many requests race, no more than KEYPAD_DAILY_WRONG_CAP wrong codes are
+ever tested at one locker in one day: the bound docs/security.md relies on.
 
 With `optimistic` on PostgreSQL the code's look-up runs in that locking read
 (`keypad_turn_take(lookup=, optimistic=True)`, one round trip for both), before the turn
@@ -56,7 +57,8 @@ def _end_of_local_day(locker: Locker, now: datetime) -> datetime:
 
 @dataclass
 class KeypadTurn:
-    """One typed code's turn at a locker's keypad, holding the guard row's lock."""
+    """One typed code's turn at a locker's keypad: holding the guard row's lock when taken
+    (`keypad_turn_take`), judged on the row as read when peeked (`keypad_turn_peek`)."""
 
     guard: KeypadGuard
     now: datetime

@@ -527,9 +527,10 @@ def _code_opening(*, locker: Locker, pin: str | None, qr_token: str | None, purp
                   open_doors: OpenDoors, optimistic: bool = False) -> list[Parcel]:
     """Check a code and, when it opens something, run `open_doors` in the same transaction.
 
-    One transaction per typed or scanned code: the keypad turn, the look-up and what
-    opening writes commit together, so a code costs one commit. A code that opens
-    nothing still commits its keypad counters before the refusal is raised. If
+    One transaction per typed or scanned code that takes a keypad turn (or, on
+    PostgreSQL, one statement that uses a right code without one, below): the turn, the
+    look-up and what opening writes commit together, so a code costs one commit. A code
+    that opens nothing still commits its keypad counters before the refusal is raised. If
     `open_doors` raises, everything rolls back, and no wrong-code count is lost:
     `open_doors` runs only for a right code. Call it outside any transaction, so its
     block commits before the refusal is raised.
@@ -572,7 +573,8 @@ def _code_answer(found: _CodeLookup) -> list[Parcel]:
 
 def _code_opened_alone(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str,
                        open_doors: OpenDoors) -> _CodeLookup | None:
-    """PostgreSQL: the look-up and the opening as two statements, each its own transaction.
+    """PostgreSQL: the look-up and the opening as two statements, each its own transaction
+    when called outside one (as `_code_opening` must be).
 
     For an `optimistic` opening, one statement that re-checks what it opens: a scanned
     code, or a typed one at a keypad that a right code leaves unchanged
@@ -582,7 +584,8 @@ def _code_opened_alone(*, locker: Locker, pin: str | None, qr_token: str | None,
     keypad that refuses, would change or is taken by a turn, or an opening whose rows
     changed after the look-up.
     """
-    lookup = _code_parcels_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=purpose)
+    # A typed PIN is what is checked when one is given, as in the locked turn (`_guarded_lookup`).
+    lookup = _code_parcels_lookup(locker=locker, pin=pin, qr_token=None if pin else qr_token, purpose=purpose)
     keypad = None
     if pin:
         peek = keypad_turn_peek(locker=locker, lookup=lookup)
@@ -613,13 +616,21 @@ def _code_checked(*, locker: Locker, pin: str | None, qr_token: str | None, purp
 
 @functools.cache
 def _still_waiting_sql() -> str:
-    """How many of the given (parcel, door) pairs still wait behind the code, as of the statement's start."""
+    """How many of the given (parcel, door) pairs still wait behind the code, each key-share locked.
+
+    The lock conflicts with a transition's `SELECT ... FOR UPDATE` (the expiry job, a
+    pickup reported, a code reissued): one in progress is waited for and its parcel read
+    as it committed (a parcel expired meanwhile is not counted), and none starts before
+    the code's use commits. Locked in id order, as a transition of several parcels takes
+    them one by one.
+    """
     parcel = rows.Part(Parcel, "p")
-    return (f"SELECT count(*) AS n FROM {parcel.table} "
+    return (f"SELECT count(*) AS n FROM (SELECT 1 FROM {parcel.table} "
             f"JOIN unnest(CAST(%s AS bigint[]), CAST(%s AS bigint[])) AS expected(parcel, door) "
             f"ON {parcel.col('id')} = expected.parcel AND {parcel.col('compartment')} = expected.door "
             f"WHERE {parcel.col('pickup_code')} = %s "
-            f"AND {parcel.col('status')} = {rows.literal(ParcelStatus.READY_FOR_PICKUP)}")
+            f"AND {parcel.col('status')} = {rows.literal(ParcelStatus.READY_FOR_PICKUP)} "
+            f"ORDER BY {parcel.col('id')} FOR KEY SHARE OF {parcel.alias}) AS waiting")
 
 
 def _pickup_opened_in_one_statement(parcels: list[Parcel], events: list[dict[str, object]],
@@ -627,11 +638,12 @@ def _pickup_opened_in_one_statement(parcels: list[Parcel], events: list[dict[str
     """PostgreSQL: the code used and the custody events written by one statement.
 
     The code is used, and the events inserted, only if every parcel still waits in the
-    door it was found in, and the `keypad` SELECT (if any) finds its row: the look-up may
-    have read them before the keypad's lock wait, or without a transaction
-    (`_code_opening`, optimistic), and the expiry job, a move, a keypad turn or the
-    request that used the code before may have changed them meanwhile. Raises
-    `_LookupOutdated` when nothing was written.
+    door it was found in (`_still_waiting_sql`, which waits for a transition of one in
+    progress) and the `keypad` SELECT (if any) finds its row: the look-up may have read
+    them before the keypad's lock wait, or without a transaction (`_code_opening`,
+    optimistic), and the expiry job, a move, a keypad turn or the request that used the
+    code before may have changed them meanwhile. Raises `_LookupOutdated` when nothing
+    was written.
     """
     code = parcels[0].pickup_code
     still = rows.Sql(_still_waiting_sql(), ([parcel.pk for parcel in parcels],

@@ -144,25 +144,26 @@ def test_on_postgresql_a_scanned_code_is_its_look_up_and_one_write(announce, loc
     assert not KeypadGuard.objects.filter(locker=locker).exists()  # a scan never takes a keypad turn
 
 
-def _blocked_on_the_guard(timeout: float = 10) -> None:
-    """Return once a session of this database waits for a lock in a statement on the keypad guard."""
+def _blocked_in(table: str, timeout: float = 10) -> None:
+    """Return once a session of this database waits for a lock in a statement naming `table`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND wait_event_type = 'Lock' AND query LIKE %s",
-                ["%parcels_keypadguard%"],
+                [f"%{table}%"],
             )
             if cursor.fetchone()[0]:
                 return
         time.sleep(0.01)
-    raise AssertionError("The second request never waited for the keypad guard's lock.")
+    raise AssertionError(f"The second request never waited for a lock in a statement on {table}.")
 
 
-def _waiting_behind(first_request, second_request, meanwhile=lambda: None) -> dict[str, object]:
-    """Run `first_request` in a transaction held open after it, `second_request` waiting on the
-    keypad guard's lock behind it (its statement, and its snapshot, begun), and `meanwhile`
+def _waiting_behind(first_request, second_request, meanwhile=lambda: None,
+                    blocked_in: str = "parcels_keypadguard") -> dict[str, object]:
+    """Run `first_request` in a transaction held open after it, `second_request` waiting for a
+    lock behind it in a statement naming `blocked_in` (its snapshot taken), and `meanwhile`
     while it waits; then let both finish. Returns what each returned or raised."""
     done, go_on = threading.Event(), threading.Event()
     outcomes: dict[str, object] = {}
@@ -186,7 +187,7 @@ def _waiting_behind(first_request, second_request, meanwhile=lambda: None) -> di
     assert done.wait(timeout=10)
     threads[1].start()
     try:
-        _blocked_on_the_guard()
+        _blocked_in(blocked_in)
         meanwhile()
     finally:
         go_on.set()
@@ -297,3 +298,29 @@ def test_a_peeked_code_whose_keypad_or_parcel_changed_before_its_use_writes_noth
 
     assert PickupCode.objects.get(pk=parcel.pickup_code_id).state == PickupCode.State.LIVE  # the use wrote nothing
     assert not ParcelEvent.objects.filter(parcel=parcel, type="door_opened_for_pickup").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_right_code_checked_while_the_expiry_job_expires_one_of_its_parcels_opens_only_the_other(announce, locker):
+    late, waiting = states.ready(announce), states.ready(announce)
+    late.refresh_from_db()
+    waiting.refresh_from_db()
+    assert late.pickup_code_id == waiting.pickup_code_id  # one recipient: one code opens both
+    other = states.ready(announce, recipient=services.Recipient(name="Bo"))
+    services.pickup_code_verify(locker=locker, pin=services.code_secrets(other.pickup_code)[0])  # the guard, clean
+    Parcel.objects.filter(pk=late.pk).update(pickup_deadline=timezone.now() - timedelta(minutes=1))
+    pin, _ = services.code_secrets(PickupCode.objects.get(pk=waiting.pickup_code_id))
+
+    # The expiry job's transaction has expired `late` and is held open; the code's peek
+    # found both parcels waiting, so its use waits for that transaction on the parcel's
+    # row, then counts one parcel of two still waiting and writes nothing; the locked turn
+    # then opens the one that waits.
+    outcomes = _waiting_behind(services.parcels_expire_due, lambda: services.pickup_code_verify(locker=locker, pin=pin),
+                               blocked_in="parcels_parcel")
+
+    assert outcomes["first"] == 1
+    assert [parcel.pk for parcel in outcomes["second"]] == [waiting.pk]
+    opened = ParcelEvent.objects.filter(type="door_opened_for_pickup", parcel__in=[late, waiting])
+    assert list(opened.values_list("parcel_id", flat=True)) == [waiting.pk]
+    assert Parcel.objects.get(pk=late.pk).status == ParcelStatus.EXPIRED
