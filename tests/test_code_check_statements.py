@@ -41,6 +41,22 @@ def _one_code_for(announce, count: int) -> tuple[list[Parcel], str]:
     return parcels, pin
 
 
+def _one_code_one_parcel_due(announce) -> tuple[Parcel, Parcel]:
+    """Two parcels of one recipient, one code opening both; the first is past its deadline."""
+    late, waiting = states.ready(announce), states.ready(announce)
+    late.refresh_from_db()
+    waiting.refresh_from_db()
+    assert late.pickup_code_id == waiting.pickup_code_id  # one recipient: one code opens both
+    Parcel.objects.filter(pk=late.pk).update(pickup_deadline=timezone.now() - timedelta(minutes=1))
+    return late, waiting
+
+
+def _clean_guard(announce, locker) -> None:
+    """The locker's keypad guard, created by another recipient's right code: no streak, nothing counted."""
+    other = states.ready(announce, recipient=services.Recipient(name="Bo"))
+    services.pickup_code_verify(locker=locker, pin=services.code_secrets(other.pickup_code)[0])
+
+
 def _opening_events(parcel_ids: list[int]) -> list[dict[str, object]]:
     events = ParcelEvent.objects.filter(parcel_id__in=parcel_ids, type="door_opened_for_pickup")
     return list(events.order_by("parcel_id").values(*EVENT_COLUMNS))
@@ -221,11 +237,7 @@ def test_a_request_that_waited_behind_the_one_using_its_code_is_a_wrong_code_as_
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_parcel_that_expired_while_its_code_waited_for_the_keypad_is_not_opened(announce, locker):
-    late, waiting = states.ready(announce), states.ready(announce)
-    late.refresh_from_db()
-    waiting.refresh_from_db()
-    assert late.pickup_code_id == waiting.pickup_code_id  # one recipient: one code opens both
-    Parcel.objects.filter(pk=late.pk).update(pickup_deadline=timezone.now() - timedelta(minutes=1))
+    late, waiting = _one_code_one_parcel_due(announce)
     pin, _ = services.code_secrets(PickupCode.objects.get(pk=waiting.pickup_code_id))
     with pytest.raises(CodeRefused):
         services.pickup_code_verify(locker=locker, pin="00000000")  # the guard exists
@@ -247,8 +259,7 @@ def test_a_parcel_that_expired_while_its_code_waited_for_the_keypad_is_not_opene
 @pytest.mark.django_db(transaction=True)
 def test_a_right_code_sent_while_a_wrong_one_takes_the_last_try_of_the_day_is_refused(announce, locker):
     parcel = states.ready(announce)
-    other = states.ready(announce, recipient=services.Recipient(name="Bo"))
-    services.pickup_code_verify(locker=locker, pin=services.code_secrets(other.pickup_code)[0])  # the guard, clean
+    _clean_guard(announce, locker)
     KeypadGuard.objects.filter(locker=locker).update(failures_today=codes.KEYPAD_DAILY_WRONG_CAP - 1)
     pin, _ = services.code_secrets(parcel.pickup_code)
 
@@ -283,8 +294,7 @@ def _opening_events_for(parcels: list[Parcel]) -> list[dict[str, object]]:
 @pytest.mark.parametrize("meanwhile", ["a wrong code counted", "the parcel expired"])
 def test_a_peeked_code_whose_keypad_or_parcel_changed_before_its_use_writes_nothing(announce, locker, meanwhile):
     parcel = states.ready(announce)
-    other = states.ready(announce, recipient=services.Recipient(name="Bo"))
-    services.pickup_code_verify(locker=locker, pin=services.code_secrets(other.pickup_code)[0])  # the guard, clean
+    _clean_guard(announce, locker)
     parcels, unchanged = _peeked(locker, services.code_secrets(parcel.pickup_code)[0])
     assert [found.pk for found in parcels] == [parcel.pk]
     if meanwhile == "a wrong code counted":
@@ -303,13 +313,8 @@ def test_a_peeked_code_whose_keypad_or_parcel_changed_before_its_use_writes_noth
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_right_code_checked_while_the_expiry_job_expires_one_of_its_parcels_opens_only_the_other(announce, locker):
-    late, waiting = states.ready(announce), states.ready(announce)
-    late.refresh_from_db()
-    waiting.refresh_from_db()
-    assert late.pickup_code_id == waiting.pickup_code_id  # one recipient: one code opens both
-    other = states.ready(announce, recipient=services.Recipient(name="Bo"))
-    services.pickup_code_verify(locker=locker, pin=services.code_secrets(other.pickup_code)[0])  # the guard, clean
-    Parcel.objects.filter(pk=late.pk).update(pickup_deadline=timezone.now() - timedelta(minutes=1))
+    late, waiting = _one_code_one_parcel_due(announce)
+    _clean_guard(announce, locker)
     pin, _ = services.code_secrets(PickupCode.objects.get(pk=waiting.pickup_code_id))
 
     # The expiry job's transaction has expired `late` and is held open; the code's peek
