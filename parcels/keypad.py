@@ -87,8 +87,8 @@ def _guard_sql(lookup: str, *, lock: bool = True) -> str:
                 f"{where}{locking}")
     # SQLite has no row locks: its transactions begin IMMEDIATE (settings.py), so a
     # turn holds the database's write lock from its first statement instead.
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    return f"SELECT {rows.select_list(_GUARD)} FROM {guard.table} {where}{lock}"
+    locking = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    return f"SELECT {rows.select_list(_GUARD)} FROM {guard.table} {where}{locking}"
 
 
 def _guard_locked(locker: Locker, lookup: rows.Sql | None, *,

@@ -484,6 +484,12 @@ def _code_use(code: PickupCode) -> None:
         raise CodeRefused(CODE_USED)
 
 
+def _scanned_code_parcels(*, locker: Locker, qr_token: str | None, purpose: str) -> list[Parcel]:
+    """What a scanned code opens: no keypad turn, as a 160-bit token cannot be guessed."""
+    lookup = _code_parcels_lookup(locker=locker, pin=None, qr_token=qr_token, purpose=purpose)
+    return _code_parcels_loaded(rows.execute(lookup.text, lookup.params), purpose)
+
+
 @dataclass(frozen=True)
 class _CodeLookup:
     parcels: list[Parcel]
@@ -501,8 +507,7 @@ def _guarded_lookup(*, locker: Locker, pin: str | None, qr_token: str | None, pu
     which may read the rows as they were before the lock wait.
     """
     if not pin:
-        lookup = _code_parcels_lookup(locker=locker, pin=None, qr_token=qr_token, purpose=purpose)
-        return _CodeLookup(_code_parcels_loaded(rows.execute(lookup.text, lookup.params), purpose))
+        return _CodeLookup(_scanned_code_parcels(locker=locker, qr_token=qr_token, purpose=purpose))
     turn = keypad_turn_take(locker=locker, optimistic=optimistic,
                             lookup=_code_parcels_lookup(locker=locker, pin=pin, qr_token=None, purpose=purpose))
     if turn.refused:
@@ -584,17 +589,15 @@ def _code_opened_alone(*, locker: Locker, pin: str | None, qr_token: str | None,
     keypad that refuses, would change or is taken by a turn, or an opening whose rows
     changed after the look-up.
     """
-    # A typed PIN is what is checked when one is given, as in the locked turn (`_guarded_lookup`).
-    lookup = _code_parcels_lookup(locker=locker, pin=pin, qr_token=None if pin else qr_token, purpose=purpose)
     keypad = None
-    if pin:
+    if pin:  # a typed PIN is what is checked when one is given, as in the locked turn (`_guarded_lookup`)
+        lookup = _code_parcels_lookup(locker=locker, pin=pin, qr_token=None, purpose=purpose)
         peek = keypad_turn_peek(locker=locker, lookup=lookup)
         if peek is None:
             return None
-        found, keypad = peek.looked_up, peek.unchanged
+        parcels, keypad = _code_parcels_loaded(peek.looked_up, purpose), peek.unchanged
     else:
-        found = rows.execute(lookup.text, lookup.params)
-    parcels = _code_parcels_loaded(found, purpose)
+        parcels = _scanned_code_parcels(locker=locker, qr_token=qr_token, purpose=purpose)
     if not parcels:
         # A scanned code has no counters: what it opens, nothing, is the answer.
         return None if pin else _CodeLookup([])
@@ -661,9 +664,9 @@ def _pickup_opened_in_one_statement(parcels: list[Parcel], events: list[dict[str
         raise _LookupOutdated()
 
 
-def _pickup_opened_in_steps(parcels: list[Parcel], events: list[dict[str, object]], keypad: rows.Sql | None) -> None:
-    """Elsewhere (SQLite, no data-modifying WITH, its look-up always under the lock, so `keypad` is
-    None): the code used, then each event inserted."""
+def _pickup_opened_in_steps(parcels: list[Parcel], events: list[dict[str, object]]) -> None:
+    """Elsewhere (SQLite, no data-modifying WITH, its look-up always under the lock): the code used,
+    then each event inserted."""
     _code_use(parcels[0].pickup_code)
     for values in events:
         rows.insert(ParcelEvent, values)
@@ -685,8 +688,10 @@ def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str 
         events = [event_values(parcel, event_type="door_opened_for_pickup", from_status=parcel.status,
                                where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT), occurred_at=now)
                   for parcel in parcels]
-        opened = _pickup_opened_in_one_statement if connection.vendor == "postgresql" else _pickup_opened_in_steps
-        opened(parcels, events, keypad)
+        if connection.vendor == "postgresql":
+            _pickup_opened_in_one_statement(parcels, events, keypad)
+        else:  # no statement without a transaction here: `keypad` is None
+            _pickup_opened_in_steps(parcels, events)
 
     return _code_opening(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.PICKUP,
                          open_doors=open_doors, optimistic=True)
