@@ -259,7 +259,7 @@ async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict
         path = run["path"]
         make = page_factory(plan, run["target"]) if path == "page" else getattr(factories, path)
         rate = run.get("rate")
-        if rate == "auto":  # 70% of the saturation rate measured for this path earlier in the run
+        if rate == "auto":  # 70% of the saturation rate measured for this path just before
             rate = max(1.0, results[run["saturation_of"]]["rps"] * run.get("fraction", 0.7))
         before = cpu.snapshot()
         if rate:
@@ -273,7 +273,7 @@ async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict
         pool.add(samples, elapsed, cpu.since(before))
         result = summarise(run["name"], pool.samples, pool.elapsed, set(run.get("expected", [200, 201])))
         result |= {"path": path, "concurrency": run.get("concurrency"), "target_rate": rate,
-                   "round_rps": pool.round_rps}
+                   "calibrates": run.get("calibrates", False), "round_rps": pool.round_rps}
         result |= _cpu_per_request(pool.spent, len(pool.samples))
         results[run["name"]] = result
         print(json.dumps(result), flush=True)

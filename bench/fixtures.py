@@ -50,7 +50,7 @@ COURIER_PIN = "2468"
 class Sizing:
     """How much to prepare: device sites hold waiting parcels, announce sites stay empty."""
 
-    device_sites: int = 25
+    device_sites: int = 45
     announce_sites: int = 20
     lockers_per_site: int = 3
     ready_per_locker: int = 70  # each one a pickup code to validate once

@@ -49,8 +49,36 @@ def test_rounds_pool_their_requests_time_and_cpu():
 
 def test_the_bare_view_takes_turns_with_the_hot_paths():
     names = [run["name"] for run in FAST_RUNS if run["path"] in {"bare", "signed", "code", "heartbeat"}
-             and not run["name"].startswith("warm-up") and "rate" not in run]
+             and not run["name"].startswith("warm-up") and "rate" not in run and not run.get("calibrates")]
     assert names.count("bare view") == RATIO_ROUNDS
     first_round = names[:4]
     assert names == first_round * RATIO_ROUNDS
     assert first_round[0] == "bare view"
+
+
+def test_a_70_percent_run_is_scheduled_from_a_saturation_run_just_before_it():
+    for index, run in enumerate(FAST_RUNS):
+        if run.get("rate") == "auto":
+            before = FAST_RUNS[index - 1]
+            assert run["saturation_of"] == before["name"] and before["path"] == run["path"]
+            assert before.get("calibrates") and "rate" not in before
+
+
+def test_a_saturation_run_sets_a_rate_and_is_not_compared_with_the_bare_view():
+    outcome = {
+        "machine": {}, "server": {}, "worker_rss_mb": {"1": 90.0},
+        "burst": {"doors": 48, "reserved": 48, "distinct_doors": 48, "doors_held_twice": 0},
+        "results": [
+            _result("bare view", "bare", 1500.0, 0.5, 0.0, round_rps=[1500.0]),
+            _result("heartbeat, saturation now", "heartbeat", 400.0, 1.5, 0.5, calibrates=True),
+            _result("heartbeat @70%", "heartbeat", 280.0, 1.5, 0.5, target_rate=280.0),
+            _result("64 reservations, one site", "burst", 50.0, 20.0, 8.0, statuses={"201": 48, "409": 16}),
+        ],
+    }
+
+    lines = report(outcome)
+
+    saturation = next(line for line in lines if line.startswith("SUMMARY heartbeat, saturation now:"))
+    assert "x bare -" in saturation and "ratio ok" not in saturation and "ratio BELOW" not in saturation
+    assert any(line.startswith("SUMMARY heartbeat @70%:") and "p99 ok (scheduled 280 req/s)" in line
+               for line in lines)
