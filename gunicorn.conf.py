@@ -6,6 +6,7 @@ busy while the other thread waits, at the memory cost of one process. Sized from
 core count; override with WEB_CONCURRENCY / WEB_THREADS / BIND.
 """
 
+import gc
 import multiprocessing
 import os
 
@@ -20,3 +21,15 @@ graceful_timeout = 20
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
+
+
+def post_worker_init(worker: object) -> None:
+    """Once a worker has loaded Django, stop the garbage collector scanning what it loaded.
+
+    The modules, models and settings loaded at start (about 160,000 tracked objects) live
+    as long as the worker, yet every full collection walked them all: 35 to 60 ms during
+    which the worker answered nothing, a request's tail latency. Frozen (`gc.freeze`), a
+    collection scans only what requests created (docs/performance.md).
+    """
+    gc.collect()
+    gc.freeze()
