@@ -44,7 +44,8 @@ class PartnerMember(models.Model):
         RETAIL_MANAGER = "retail_manager", "Retail manager"
         STORE_ASSOCIATE = "store_associate", "Store associate"
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="members")
+    # Indexed by partner_member_unique (db_index=False: see parcels.models.Parcel.partner).
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="members", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="partner_memberships")
     role = models.CharField(max_length=20, choices=Role.choices)
     stores = models.ManyToManyField(
@@ -91,7 +92,8 @@ class PartnerEvent(models.Model):
     """
 
     id = models.UUIDField(primary_key=True)
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="events")
+    # Indexed by partnerevent_partner_time (db_index=False: see parcels.models.Parcel.partner).
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(max_length=60)
     occurred_at = models.DateTimeField()
     payload = models.JSONField()
@@ -157,7 +159,8 @@ class IdempotencyKey(models.Model):
         IN_PROGRESS = "in_progress", "In progress"
         DONE = "done", "Done"
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="idempotency_keys")
+    # Indexed by idempotency_key_unique_per_partner (db_index=False: see parcels.models.Parcel.partner).
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="idempotency_keys", db_index=False)
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
     state = models.CharField(max_length=12, choices=State.choices, default=State.IN_PROGRESS)
@@ -203,7 +206,8 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
 
-    event = models.ForeignKey(PartnerEvent, on_delete=models.CASCADE, related_name="deliveries")
+    # Indexed by webhook_delivery_once (db_index=False: see parcels.models.Parcel.partner).
+    event = models.ForeignKey(PartnerEvent, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -149,7 +149,8 @@ class Locker(models.Model):
         ACTIVE = "active", "Active"
         DECOMMISSIONED = "decommissioned", "Decommissioned"
 
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="lockers")
+    # Indexed by locker_name_unique_per_site (db_index=False: see parcels.models.Parcel.partner).
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="lockers", db_index=False)
     serial_number = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=60, help_text="Label on the unit, e.g. 'A'.")
     hardware_model = models.CharField(max_length=60, blank=True)
@@ -223,9 +224,11 @@ class Compartment(models.Model):
         CLOSED = "closed", "Closed"
         OPEN = "open", "Open"
 
-    locker = models.ForeignKey(Locker, on_delete=models.CASCADE, related_name="compartments")
+    # Indexed by compartment_label_unique_per_locker (db_index=False: see parcels.models.Parcel.partner).
+    locker = models.ForeignKey(Locker, on_delete=models.CASCADE, related_name="compartments", db_index=False)
     label = models.CharField(max_length=12)
-    size_class = models.ForeignKey(SizeClass, on_delete=models.PROTECT, related_name="compartments")
+    # Indexed by compartment_size_condition.
+    size_class = models.ForeignKey(SizeClass, on_delete=models.PROTECT, related_name="compartments", db_index=False)
     column = models.PositiveSmallIntegerField()
     row = models.PositiveSmallIntegerField(help_text="1 is the bottom row.")
     reach_height_mm = models.PositiveIntegerField(help_text="Height of the door's handle above the ground.")
@@ -292,7 +295,8 @@ class DeviceCredential(models.Model):
 class DeviceNonce(models.Model):
     """Nonces seen in signed requests; the unique pair refuses a replay. Purged after the skew window."""
 
-    locker = models.ForeignKey(Locker, on_delete=models.CASCADE, related_name="+")
+    # Indexed by devicenonce_unique_per_locker (db_index=False: see parcels.models.Parcel.partner).
+    locker = models.ForeignKey(Locker, on_delete=models.CASCADE, related_name="+", db_index=False)
     nonce = models.CharField(max_length=64)
     seen_at = models.DateTimeField()
 
@@ -354,7 +358,8 @@ class DeviceEvent(models.Model):
         IGNORED = "ignored", "Ignored (no longer allowed)"
         REJECTED = "rejected", "Rejected (invalid)"
 
-    locker = models.ForeignKey(Locker, on_delete=models.CASCADE, related_name="device_events")
+    # Indexed by deviceevent_unique_per_locker (db_index=False: see parcels.models.Parcel.partner).
+    locker = models.ForeignKey(Locker, on_delete=models.CASCADE, related_name="device_events", db_index=False)
     event_id = models.UUIDField()
     sequence = models.BigIntegerField()
     occurred_at = models.DateTimeField()
@@ -395,7 +400,8 @@ class LockerCommand(models.Model):
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         FAILED = "failed", "Failed"
 
-    locker = models.ForeignKey(Locker, on_delete=models.CASCADE, related_name="commands")
+    # Indexed by lockercommand_pending (db_index=False: see parcels.models.Parcel.partner).
+    locker = models.ForeignKey(Locker, on_delete=models.CASCADE, related_name="commands", db_index=False)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     compartment = models.ForeignKey(Compartment, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     reason = models.CharField(max_length=200)

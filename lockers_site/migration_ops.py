@@ -1,12 +1,12 @@
-"""Migration operations of our own: indexes built without locking a live table's writes, and
-room kept on a table's pages for its rows' next versions."""
+"""Migration operations of our own: indexes built and dropped without locking a live table's
+writes, and room kept on a table's pages for its rows' next versions."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.postgres.operations import AddIndexConcurrently
-from django.db.migrations.operations import AddIndex
+from django.db.migrations.operations import AddIndex, AlterField
 from django.db.migrations.operations.base import Operation
 
 
@@ -33,6 +33,41 @@ class AddIndexOnline(AddIndexConcurrently):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
         else:
             AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+
+
+class ForeignKeyIndexDroppedOnline(AlterField):
+    """`AlterField` of a foreign key to `db_index=False`: PostgreSQL drops the index with
+    `DROP INDEX CONCURRENTLY` and nothing else; other databases as `AlterField` does.
+
+    Django's own `AlterField` drops and re-adds the foreign key constraint around the index,
+    and adding it back checks every row under a lock that stops the table's writes: a full
+    scan of millions of parcels or custody events. Only `db_index` may differ between the
+    two fields. Its migration must set `atomic = False`, as for `AddIndexOnline`.
+    """
+
+    def _index_changed_online(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any, *,
+                              dropping: bool) -> bool:
+        if schema_editor.connection.vendor != "postgresql":
+            return False
+        model = to_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        if dropping:
+            old = from_state.apps.get_model(app_label, self.model_name)._meta.get_field(self.name)
+            # The index on exactly this column that enforces nothing (not a unique constraint's).
+            for name in schema_editor._constraint_names(model, [old.column], index=True, unique=False,
+                                                        primary_key=False):
+                schema_editor.execute(schema_editor._delete_index_sql(model, name, concurrently=True))
+        else:
+            schema_editor.execute(schema_editor._create_index_sql(model, fields=[field], concurrently=True))
+        return True
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if not self._index_changed_online(app_label, schema_editor, from_state, to_state, dropping=True):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if not self._index_changed_online(app_label, schema_editor, from_state, to_state, dropping=False):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class SetFillFactor(Operation):

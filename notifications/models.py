@@ -29,7 +29,9 @@ class Notification(models.Model):
         FAILED = "failed", "Failed"
         SUPPRESSED = "suppressed", "Suppressed (opted out)"
 
-    parcel = models.ForeignKey("parcels.Parcel", on_delete=models.CASCADE, related_name="notifications")
+    # Indexed by notification_once_per_event (db_index=False: see parcels.models.Parcel.partner).
+    parcel = models.ForeignKey("parcels.Parcel", on_delete=models.CASCADE, related_name="notifications",
+                               db_index=False)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     address = models.CharField(max_length=254, help_text="Phone number (E.164) or email address.")

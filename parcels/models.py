@@ -67,7 +67,10 @@ class Parcel(models.Model):
 
     OCCUPYING_STATUSES = OCCUPYING_STATUSES
 
-    partner = models.ForeignKey("carriers.Partner", on_delete=models.PROTECT, related_name="parcels")
+    # A foreign key whose column leads an index or unique constraint of its model gets no
+    # index of its own (db_index=False): that one serves its look-ups, and every insert
+    # writes one index less. Here parcel_tracking_unique_per_partner.
+    partner = models.ForeignKey("carriers.Partner", on_delete=models.PROTECT, related_name="parcels", db_index=False)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.DELIVERY)
     tracking_number = models.CharField(max_length=64)
     external_reference = models.CharField(max_length=100, blank=True)
@@ -87,7 +90,8 @@ class Parcel(models.Model):
     needs_accessible = models.BooleanField(default=False)
     temperature_need = models.CharField(max_length=10, choices=TemperatureNeed.choices, default=TemperatureNeed.AMBIENT)
 
-    site = models.ForeignKey("lockers.Site", on_delete=models.PROTECT, related_name="parcels")
+    # Indexed by parcel_site_status (db_index=False: see partner).
+    site = models.ForeignKey("lockers.Site", on_delete=models.PROTECT, related_name="parcels", db_index=False)
     compartment = models.ForeignKey(
         "lockers.Compartment", on_delete=models.PROTECT, null=True, blank=True, related_name="parcels"
     )
@@ -235,7 +239,8 @@ class KeypadGuard(models.Model):
 class ParcelEvent(models.Model):
     """Append-only custody record: what happened to a parcel, where, by whom and why."""
 
-    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="events")
+    # Indexed by parcelevent_timeline (db_index=False: see Parcel.partner).
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(max_length=40)
     from_status = models.CharField(max_length=20, choices=ParcelStatus.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=ParcelStatus.choices, blank=True)

@@ -47,3 +47,33 @@ def test_heartbeat_updates_of_a_locker_row_stay_on_its_page_on_postgresql():
         constraints = connection.introspection.get_constraints(cursor, "lockers_locker")
     # An index on last_heartbeat_at would keep every heartbeat's update from being HOT.
     assert not any(c["index"] and "last_heartbeat_at" in c["columns"] for c in constraints.values())
+
+
+COVERED_FK_INDEXES = {
+    "parcels_parcelevent": "parcels_parcelevent_parcel_id_e795cab7",
+    "parcels_parcel": "parcels_parcel_site_id_639346bd",
+    "notifications_notification": "notifications_notification_parcel_id_436e3d7b",
+}
+
+
+def _indexes_and_foreign_keys(table: str) -> tuple[set[str], set[str]]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    return ({name for name, c in constraints.items() if c["index"]},
+            {name for name, c in constraints.items() if c["foreign_key"]})
+
+
+def test_a_covered_foreign_key_index_is_dropped_online_and_its_constraint_kept():
+    before = {table: _indexes_and_foreign_keys(table) for table in COVERED_FK_INDEXES}
+    call_command("migrate", "parcels", "0007", verbosity=0)
+    restored = {table: _indexes_and_foreign_keys(table) for table in COVERED_FK_INDEXES}
+    dropping = _sql("parcels", "0008_fk_indexes_covered")
+    call_command("migrate", verbosity=0)
+
+    for table, index in COVERED_FK_INDEXES.items():
+        assert index not in before[table][0] and index in restored[table][0]
+        assert _indexes_and_foreign_keys(table) == before[table]
+    if connection.vendor == "postgresql":
+        # Only the index goes, without locking writes; the foreign key is not dropped and re-checked.
+        assert 'DROP INDEX CONCURRENTLY IF EXISTS "parcels_parcelevent_parcel_id_e795cab7"' in dropping
+        assert "CONSTRAINT" not in dropping and "BEGIN;" not in dropping
