@@ -10,6 +10,10 @@ from django.db.migrations.operations import AddIndex, AlterField
 from django.db.migrations.operations.base import Operation
 
 
+def _on_postgresql(schema_editor: Any) -> bool:
+    return schema_editor.connection.vendor == "postgresql"
+
+
 class AddIndexOnline(AddIndexConcurrently):
     """`AddIndex` that PostgreSQL builds with `CREATE INDEX CONCURRENTLY`; other databases plainly.
 
@@ -19,17 +23,14 @@ class AddIndexOnline(AddIndexConcurrently):
     that fails leaves an INVALID index behind: drop it and run the migration again.
     """
 
-    def _on_postgresql(self, schema_editor: Any) -> bool:
-        return schema_editor.connection.vendor == "postgresql"
-
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if self._on_postgresql(schema_editor):
+        if _on_postgresql(schema_editor):
             super().database_forwards(app_label, schema_editor, from_state, to_state)
         else:
             AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if self._on_postgresql(schema_editor):
+        if _on_postgresql(schema_editor):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
         else:
             AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
@@ -45,29 +46,23 @@ class ForeignKeyIndexDroppedOnline(AlterField):
     two fields. Its migration must set `atomic = False`, as for `AddIndexOnline`.
     """
 
-    def _index_changed_online(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any, *,
-                              dropping: bool) -> bool:
-        if schema_editor.connection.vendor != "postgresql":
-            return False
-        model = to_state.apps.get_model(app_label, self.model_name)
-        field = model._meta.get_field(self.name)
-        if dropping:
-            old = from_state.apps.get_model(app_label, self.model_name)._meta.get_field(self.name)
-            # The index on exactly this column that enforces nothing (not a unique constraint's).
-            for name in schema_editor._constraint_names(model, [old.column], index=True, unique=False,
-                                                        primary_key=False):
-                schema_editor.execute(schema_editor._delete_index_sql(model, name, concurrently=True))
-        else:
-            schema_editor.execute(schema_editor._create_index_sql(model, fields=[field], concurrently=True))
-        return True
-
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not self._index_changed_online(app_label, schema_editor, from_state, to_state, dropping=True):
+        if not _on_postgresql(schema_editor):
             super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        model = to_state.apps.get_model(app_label, self.model_name)
+        column = from_state.apps.get_model(app_label, self.model_name)._meta.get_field(self.name).column
+        # The index on exactly this column that enforces nothing (not a unique constraint's).
+        for name in schema_editor._constraint_names(model, [column], index=True, unique=False, primary_key=False):
+            schema_editor.execute(schema_editor._delete_index_sql(model, name, concurrently=True))
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not self._index_changed_online(app_label, schema_editor, from_state, to_state, dropping=False):
+        if not _on_postgresql(schema_editor):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
+            return
+        model = to_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        schema_editor.execute(schema_editor._create_index_sql(model, fields=[field], concurrently=True))
 
 
 class SetFillFactor(Operation):
@@ -92,7 +87,7 @@ class SetFillFactor(Operation):
         """The table's storage is not part of the models' state."""
 
     def _set(self, app_label: str, schema_editor: Any, state: Any, percent: int) -> None:
-        if schema_editor.connection.vendor != "postgresql":
+        if not _on_postgresql(schema_editor):
             return
         table = state.apps.get_model(app_label, self.model_name)._meta.db_table
         schema_editor.execute(f"ALTER TABLE {schema_editor.quote_name(table)} SET (fillfactor = {int(percent)})")
