@@ -65,6 +65,35 @@ def select_list(parts: Sequence[Part]) -> str:
     return ", ".join(part.col(field.name) for part in parts for field in part.fields)
 
 
+@dataclass(frozen=True)
+class Numbered:
+    """The rows of a SELECT of `select_list(parts)` as the part `name` of a `with_` statement.
+
+    Its columns are numbered (`c0`, `c1`, ...) in the order of the select list, so the
+    other parts can name one model's field even where two models have a field of that
+    name (every model's `id`).
+    """
+
+    name: str
+    parts: tuple[Part, ...]
+
+    def of(self, select: Sql) -> Sql:
+        """`select` (a SELECT of `select_list(self.parts)`) with its columns numbered."""
+        width = sum(len(part.fields) for part in self.parts)
+        numbered = ", ".join(f"c{index}" for index in range(width))
+        return Sql(f"SELECT * FROM ({select.text}) AS numbered({numbered})", select.params)
+
+    def col(self, alias: str, attname: str) -> str:
+        """The column holding field `attname` of the part aliased `alias`, e.g. `found.c3`."""
+        offset = 0
+        for part in self.parts:
+            names = [field.attname for field in part.fields]
+            if part.alias == alias:
+                return f"{self.name}.c{offset + names.index(attname)}"
+            offset += len(names)
+        raise KeyError(f"No part aliased {alias!r}.")
+
+
 @functools.cache
 def _converters(field: models.Field) -> tuple[Callable[..., Any], ...]:
     # Looked up once per field: the backend's converters depend on the field and the
@@ -301,6 +330,32 @@ def insert_sql(model: type[models.Model], values: Sequence[dict[str, Any]], *, f
         raise ValueError("Every row to insert names the same fields in the same order.")
     params = [param for row in values for param in adapted(model, row)]
     return Sql(_insert_select_sql(model, names, len(values), for_each_row_of), tuple(params))
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_each_sql(model: type[models.Model], names: tuple[str, ...], expressions: tuple[str | None, ...],
+                     source: str) -> str:
+    meta = model._meta
+    columns = ", ".join(column(model, name) for name in names)
+    selected = ", ".join(expression if expression is not None else _typed(meta.get_field(name))
+                         for name, expression in zip(names, expressions, strict=True))
+    return f"INSERT INTO {table_name(model)} ({columns}) SELECT {selected} FROM {source}"
+
+
+def insert_each_sql(model: type[models.Model], values: dict[str, Any], *, for_each_row_of: str) -> Sql:
+    """`INSERT INTO model (columns) SELECT ... FROM for_each_row_of`: one row for each row of the FROM
+    item, each value either an expression of its columns (an `Sql`, e.g. `Sql("found.c0")`) or a
+    constant, adapted by its field. The statement's text does not vary with the number of rows.
+    """
+    meta = model._meta
+    expressions = tuple(value.text if isinstance(value, Sql) else None for value in values.values())
+    params: list[Any] = []
+    for name, value in values.items():
+        if isinstance(value, Sql):
+            params += value.params
+        else:
+            params.append(meta.get_field(name).get_db_prep_save(value, connection))
+    return Sql(_insert_each_sql(model, tuple(values), expressions, for_each_row_of), tuple(params))
 
 
 def insert(model: type[models.Model], values: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ A typed code's outcome is acted on only in a turn ordered among the others by th
 locker's guard row's lock: `SELECT ... FOR UPDATE` inside the transaction that records
 the outcome (`keypad_turn_take`), or, for a right code at a keypad it leaves unchanged,
 a key-share lock taken without waiting by the one statement that uses the code
-(`keypad_turn_peek`). The turn is refused once the day's budget of wrong codes is spent
+(`keypad_left_unchanged`). The turn is refused once the day's budget of wrong codes is spent
 or while the keypad backs off, and a wrong code is counted before the lock is released.
 So however many requests race, no more than KEYPAD_DAILY_WRONG_CAP wrong codes are
 ever tested at one locker in one day: the bound docs/security.md relies on.
@@ -17,10 +17,11 @@ what was found. Its rows are read as of the statement's start, which may be befo
 waited for the lock: the caller must check in its write that what it acts on is
 unchanged, and check again without `optimistic` if not (`parcels.services._code_opening`).
 
-`keypad_turn_peek` reads the guard with the look-up and takes no lock: a right code at a
+`keypad_left_unchanged` is the condition under which a right code needs no turn: a
 keypad that it would leave unchanged (not refused, no streak to clear, the same day)
-writes no guard row, so its turn needs neither the lock nor a transaction. Anything else
-takes a turn as above, a wrong code included: a peek never answers.
+and that no turn holds. The statement that uses such a code tests it, key-share
+locking the guard row, and writes nothing otherwise; anything else takes a turn as
+above, a wrong code included.
 
 The caller owns the transaction and must let it commit whatever the outcome: a
 refusal or a wrong code is raised only after the counters are stored.
@@ -57,8 +58,7 @@ def _end_of_local_day(locker: Locker, now: datetime) -> datetime:
 
 @dataclass
 class KeypadTurn:
-    """One typed code's turn at a locker's keypad: holding the guard row's lock when taken
-    (`keypad_turn_take`), judged on the row as read when peeked (`keypad_turn_peek`)."""
+    """One typed code's turn at a locker's keypad, holding the guard row's lock (`keypad_turn_take`)."""
 
     guard: KeypadGuard
     now: datetime
@@ -78,16 +78,15 @@ _GUARD = (rows.Part(KeypadGuard, "g"),)
 
 
 @functools.lru_cache(maxsize=8)
-def _guard_sql(lookup: str, *, lock: bool = True) -> str:
+def _guard_sql(lookup: str) -> str:
     (guard,) = _GUARD
     where = f"WHERE {guard.col('locker')} = %s"
     if lookup:  # PostgreSQL: the look-up's rows joined to the one guard row, which alone is locked
-        locking = f" FOR UPDATE OF {guard.alias}" if lock else ""
         return (f"SELECT {rows.select_list(_GUARD)}, found.* FROM {guard.table} LEFT JOIN ({lookup}) found ON true "
-                f"{where}{locking}")
+                f"{where} FOR UPDATE OF {guard.alias}")
     # SQLite has no row locks: its transactions begin IMMEDIATE (settings.py), so a
     # turn holds the database's write lock from its first statement instead.
-    locking = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    locking = " FOR UPDATE" if connection.features.has_select_for_update else ""
     return f"SELECT {rows.select_list(_GUARD)} FROM {guard.table} {where}{locking}"
 
 
@@ -140,55 +139,32 @@ def keypad_turn_take(*, locker: Locker, lookup: rows.Sql | None = None, optimist
     return turn
 
 
-@dataclass(frozen=True)
-class KeypadPeek:
-    """What a peek found: the look-up's rows, and the condition the code's use must hold under."""
+def keypad_left_unchanged(*, locker: Locker) -> rows.Sql:
+    """PostgreSQL: a SELECT of the locker's guard row while a right code's turn would neither be
+    refused nor change it, key-share locking the row, and skipping it while a turn holds its lock.
 
-    looked_up: list[tuple[Any, ...]]
-    # A SELECT of one row while the guard is as the peek read it and no turn holds its lock,
-    # key-share locking the row for the rest of the statement's transaction.
-    unchanged: rows.Sql
+    For a right code used by one statement without a transaction
+    (`parcels.services._pickup_opened_alone`), which must write nothing unless this finds
+    its row. It never waits for a turn, so the use is ordered before or after every turn
+    by the lock: a right code is then a turn at a keypad that it leaves unchanged, and
+    writes no guard row. A guard that a right code would change (a new day, a streak to
+    clear), one that refuses, and none at all are not found: the code then takes a turn
+    (`keypad_turn_take`), as a wrong code does, so this never answers by itself.
 
-
-def keypad_turn_peek(*, locker: Locker, lookup: rows.Sql) -> KeypadPeek | None:
-    """PostgreSQL: `lookup`'s rows if a right code's turn would neither be refused nor change the
-    guard, read with the guard in one statement that takes no lock; None otherwise.
-
-    For a code whose use is one statement that re-checks what it found
-    (`parcels.services._code_opening`): that statement must write nothing unless the
-    peek's `unchanged` returns its row. It skips a guard row that a turn has locked
-    (never waits), so the use is ordered before or after every turn by the lock: a
-    right code is then a turn at a keypad that it leaves unchanged, and writes no guard
-    row. None (no guard row yet, a refusal, a streak to clear or a new day to write) and
-    an empty look-up (a wrong code) must take a turn (`keypad_turn_take`), which counts
-    it; what a peek found is never the answer by itself.
+    The condition is what `_turn_judged` and `_clear_streak` do to a right code's turn,
+    written in SQL; tests/test_keypad.py holds the two to the same answers.
     """
-    found = rows.execute(_guard_sql(lookup.text, lock=False), [*lookup.params, locker.pk])
-    if not found:
-        return None
-    guard, looked_up = _guard_and_looked_up(found)
-    turn = _turn_judged(locker, guard, timezone.now())
-    _clear_streak(turn)
-    if turn.refused or turn.changed:
-        return None
-    return KeypadPeek(looked_up, _guard_unchanged(guard))
+    return rows.Sql(_left_unchanged_sql(), (locker.pk, _local_day(locker, timezone.now())))
 
 
-def _guard_unchanged(guard: KeypadGuard) -> rows.Sql:
-    (part,) = _GUARD
-    values = [(guard_field, getattr(guard, guard_field.attname)) for guard_field in part.fields]
-    null = tuple(guard_field.attname for guard_field, value in values if value is None)
-    params = tuple(guard_field.get_db_prep_value(value, connection) for guard_field, value in values
-                   if value is not None)
-    return rows.Sql(_guard_unchanged_sql(null), params)
-
-
-@functools.lru_cache(maxsize=4)
-def _guard_unchanged_sql(null: tuple[str, ...]) -> str:
-    (part,) = _GUARD
-    conditions = " AND ".join(f"{part.col(guard_field.name)} IS NULL" if guard_field.attname in null
-                              else f"{part.col(guard_field.name)} = %s" for guard_field in part.fields)
-    return f"SELECT 1 FROM {part.table} WHERE {conditions} FOR KEY SHARE OF {part.alias} SKIP LOCKED"
+@functools.cache
+def _left_unchanged_sql() -> str:
+    (guard,) = _GUARD
+    # A guard dated after today keeps its counts (`_turn_judged` only moves forward).
+    return (f"SELECT 1 FROM {guard.table} WHERE {guard.col('locker')} = %s AND {guard.col('day')} >= %s "
+            f"AND {guard.col('failures_today')} < {KEYPAD_DAILY_WRONG_CAP:d} "
+            f"AND {guard.col('consecutive_failures')} = 0 AND {guard.col('locked_until')} IS NULL "
+            f"FOR KEY SHARE OF {guard.alias} SKIP LOCKED")
 
 
 def _turn_judged(locker: Locker, guard: KeypadGuard, now: datetime) -> KeypadTurn:

@@ -33,7 +33,7 @@ from .errors import (
     SiteUnavailable,
     TransitionNotAllowed,
 )
-from .keypad import keypad_turn_peek, keypad_turn_settle, keypad_turn_take
+from .keypad import keypad_left_unchanged, keypad_turn_settle, keypad_turn_take
 from .lifecycle import BIRTH_EVENTS, Change, Where, Who, apply_transition, event_values, record_event
 from .models import Actor, ExceptionReason, Parcel, ParcelEvent, ParcelStatus, PickupCode
 
@@ -472,14 +472,15 @@ def _code_parcels_loaded(found: list[tuple[object, ...]], purpose: str) -> list[
     return sorted(parcels, key=_door_order)
 
 
-def _code_use_sql(code: PickupCode, *, returning: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> rows.Sql:
+def _code_use_sql(*, where: dict[str, object], returning: tuple[str, ...] = (),
+                  also: tuple[str, ...] = ()) -> rows.Sql:
     # One conditional update: of many racing requests with the same code, one wins.
     return rows.update_sql(PickupCode, {"state": PickupCode.State.USED, "ended_at": timezone.now()},
-                           where={"id": code.pk, "state": PickupCode.State.LIVE}, returning=returning, also=also)
+                           where={**where, "state": PickupCode.State.LIVE}, returning=returning, also=also)
 
 
 def _code_use(code: PickupCode) -> None:
-    statement = _code_use_sql(code)
+    statement = _code_use_sql(where={"id": code.pk})
     if not rows.write(statement.text, statement.params):
         raise CodeRefused(CODE_USED)
 
@@ -522,40 +523,31 @@ class _LookupOutdated(Exception):
     """What a code opens changed after its look-up read it: the code's use wrote nothing."""
 
 
-# Opens the doors of a right code's parcels. Its second argument: on the way without a
-# transaction (`_code_opened_alone`), the SELECT its one statement must find a row in before
-# it writes (`KeypadPeek.unchanged`, for a typed code); None inside the code's transaction.
-OpenDoors = Callable[[list[Parcel], rows.Sql | None], None]
+# Opens the doors of a right code's parcels, in the code's transaction.
+OpenDoors = Callable[[list[Parcel]], None]
 
 
 def _code_opening(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str,
                   open_doors: OpenDoors, optimistic: bool = False) -> list[Parcel]:
     """Check a code and, when it opens something, run `open_doors` in the same transaction.
 
-    One transaction per typed or scanned code that takes a keypad turn (or, on
-    PostgreSQL, one statement that uses a right code without one, below): the turn, the
-    look-up and what opening writes commit together, so a code costs one commit. A code
-    that opens nothing still commits its keypad counters before the refusal is raised. If
+    One transaction per typed or scanned code: the keypad turn, the look-up and what
+    opening writes commit together, so a code costs one commit. A code that opens
+    nothing still commits its keypad counters before the refusal is raised. If
     `open_doors` raises, everything rolls back, and no wrong-code count is lost:
     `open_doors` runs only for a right code. Call it outside any transaction, so its
-    block commits before the refusal is raised.
+    block commits before the refusal is raised. (On PostgreSQL a pickup code is first
+    tried without a transaction, `_pickup_opened_alone`.)
 
     `optimistic`: the look-up may read the rows as they were before the keypad's lock
     wait (one round trip less), so `open_doors` must check in its write that what it
     opens is unchanged and raise `_LookupOutdated` if not, and be one statement on
     PostgreSQL. Everything then rolls back, and the code is checked again with its
     look-up under the lock, as without it (a request that waited behind the one using
-    its code then finds it used and counts as a wrong code, as it always has). On
-    PostgreSQL a right code that needs no keypad write is first tried without the
-    transaction (`_code_opened_alone`).
+    its code then finds it used and counts as a wrong code, as it always has).
     """
     if not pin and not qr_token:
         raise CodeRefused("Type a code or scan a QR code.")
-    if optimistic and connection.vendor == "postgresql":
-        opened = _code_opened_alone(locker=locker, pin=pin, qr_token=qr_token, purpose=purpose,
-                                    open_doors=open_doors)
-        if opened is not None:
-            return _code_answer(opened)
     check = functools.partial(_code_checked, locker=locker, pin=pin, qr_token=qr_token, purpose=purpose,
                               open_doors=open_doors)
     try:
@@ -576,50 +568,25 @@ def _code_answer(found: _CodeLookup) -> list[Parcel]:
     return found.parcels
 
 
-def _code_opened_alone(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str,
-                       open_doors: OpenDoors) -> _CodeLookup | None:
-    """PostgreSQL: the look-up and the opening as two statements, each its own transaction
-    when called outside one (as `_code_opening` must be).
-
-    For an `optimistic` opening, one statement that re-checks what it opens: a scanned
-    code, or a typed one at a keypad that a right code leaves unchanged
-    (`keypad_turn_peek`, whose condition the opening statement holds under), needs no
-    transaction around the two (one commit, no `BEGIN`). None when the code must be
-    checked in a transaction instead: a typed code that opens nothing (counted there), a
-    keypad that refuses, would change or is taken by a turn, or an opening whose rows
-    changed after the look-up.
-    """
-    keypad = None
-    if pin:  # a typed PIN is what is checked when one is given, as in the locked turn (`_guarded_lookup`)
-        lookup = _code_parcels_lookup(locker=locker, pin=pin, qr_token=None, purpose=purpose)
-        peek = keypad_turn_peek(locker=locker, lookup=lookup)
-        if peek is None:
-            return None
-        parcels, keypad = _code_parcels_loaded(peek.looked_up, purpose), peek.unchanged
-    else:
-        parcels = _scanned_code_parcels(locker=locker, qr_token=qr_token, purpose=purpose)
-    if not parcels:
-        # A scanned code has no counters: what it opens, nothing, is the answer.
-        return None if pin else _CodeLookup([])
-    try:
-        open_doors(parcels, keypad)
-    except _LookupOutdated:
-        return None
-    return _CodeLookup(parcels)
-
-
 def _code_checked(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str,
                   open_doors: OpenDoors, optimistic: bool) -> _CodeLookup:
     with transaction.atomic():
         found = _guarded_lookup(locker=locker, pin=pin, qr_token=qr_token, purpose=purpose, optimistic=optimistic)
         if found.parcels:
-            open_doors(found.parcels, None)
+            open_doors(found.parcels)
     return found
+
+
+# The (parcel, door, code) triples a code's use expects to find still waiting: the part
+# `expected` of the statement that uses the code (`_pickup_use_parts`).
+_EXPECTED_GIVEN = ("SELECT given.parcel, given.door, CAST(%s AS bigint) AS code "
+                   "FROM unnest(CAST(%s AS bigint[]), CAST(%s AS bigint[])) AS given(parcel, door)")
 
 
 @functools.cache
 def _still_waiting_sql() -> str:
-    """How many of the given (parcel, door) pairs still wait behind the code, each key-share locked.
+    """How many of the `expected` (parcel, door, code) triples still wait in their door behind
+    their code, each parcel key-share locked.
 
     The lock conflicts with a transition's `SELECT ... FOR UPDATE` (the expiry job, a
     pickup reported, a code reissued): one in progress is waited for and its parcel read
@@ -628,36 +595,42 @@ def _still_waiting_sql() -> str:
     them one by one.
     """
     parcel = rows.Part(Parcel, "p")
-    return (f"SELECT count(*) AS n FROM (SELECT 1 FROM {parcel.table} "
-            f"JOIN unnest(CAST(%s AS bigint[]), CAST(%s AS bigint[])) AS expected(parcel, door) "
+    return (f"SELECT count(*) AS n FROM (SELECT 1 FROM {parcel.table} JOIN expected "
             f"ON {parcel.col('id')} = expected.parcel AND {parcel.col('compartment')} = expected.door "
-            f"WHERE {parcel.col('pickup_code')} = %s "
+            f"WHERE {parcel.col('pickup_code')} = expected.code "
             f"AND {parcel.col('status')} = {rows.literal(ParcelStatus.READY_FOR_PICKUP)} "
             f"ORDER BY {parcel.col('id')} FOR KEY SHARE OF {parcel.alias}) AS waiting")
 
 
-def _pickup_opened_in_one_statement(parcels: list[Parcel], events: list[dict[str, object]],
-                                    keypad: rows.Sql | None) -> None:
-    """PostgreSQL: the code used and the custody events written by one statement.
+def _pickup_use_parts(before: dict[str, rows.Sql], keypad: rows.Sql | None = None) -> dict[str, rows.Sql]:
+    """PostgreSQL: the parts of the one statement that uses a pickup code, up to `used`.
 
-    The code is used, and the events inserted, only if every parcel still waits in the
-    door it was found in (`_still_waiting_sql`, which waits for a transition of one in
-    progress) and the `keypad` SELECT (if any) finds its row: the look-up may have read
-    them before the keypad's lock wait, or without a transaction (`_code_opening`,
-    optimistic), and the expiry job, a move, a keypad turn or the request that used the
-    code before may have changed them meanwhile. Raises `_LookupOutdated` when nothing
-    was written.
+    `before` names the part `expected` (parcel, door, code: what the code was found to
+    open, one code) and what it reads from. `used` (the code's id, or no row) uses the
+    code only if every expected parcel still waits in its door (`_still_waiting_sql`,
+    which waits for a transition of one in progress) and the `keypad` SELECT, if given,
+    finds its row. The custody events are inserted for each row of `used`, so only if
+    it did: the look-up may have read the rows before the keypad's lock wait, or
+    without a transaction, and the expiry job, a move, a keypad turn or the request
+    that used the code before may have changed them meanwhile.
     """
-    code = parcels[0].pickup_code
-    still = rows.Sql(_still_waiting_sql(), ([parcel.pk for parcel in parcels],
-                                            [parcel.compartment_id for parcel in parcels], code.pk))
-    parts = {"still": still}
-    # The count is written in (an int): the code is used only if every parcel still waits.
-    conditions = [f"(SELECT n FROM still) = {len(parcels):d}"]
+    parts = {**before, "still": rows.Sql(_still_waiting_sql())}
+    conditions = ["(SELECT n FROM still) = (SELECT count(*) FROM expected)"]
     if keypad is not None:
         parts["keypad"] = keypad
         conditions.append("EXISTS (SELECT 1 FROM keypad)")
-    parts["used"] = _code_use_sql(code, returning=("id",), also=tuple(conditions))
+    code_id = rows.column(PickupCode, "id")
+    parts["used"] = _code_use_sql(where={}, returning=("id",),
+                                  also=(f"{code_id} = (SELECT min(code) FROM expected)", *conditions))
+    return parts
+
+
+def _pickup_opened_in_one_statement(parcels: list[Parcel], events: list[dict[str, object]]) -> None:
+    """PostgreSQL, in the code's transaction: the code used and the custody events written by
+    one statement (`_pickup_use_parts`). Raises `_LookupOutdated` when nothing was written."""
+    expected = rows.Sql(_EXPECTED_GIVEN, (parcels[0].pickup_code_id, [parcel.pk for parcel in parcels],
+                                          [parcel.compartment_id for parcel in parcels]))
+    parts = _pickup_use_parts({"expected": expected})
     statement = rows.with_(parts, rows.insert_sql(ParcelEvent, events, for_each_row_of="used"))
     # Prepared when it opens one door, the common case: the text varies with the number of doors.
     if not rows.write(statement.text, statement.params, prepare=len(events) == 1):
@@ -672,27 +645,89 @@ def _pickup_opened_in_steps(parcels: list[Parcel], events: list[dict[str, object
         rows.insert(ParcelEvent, values)
 
 
+def _pickup_events(parcels: list[Parcel]) -> list[dict[str, object]]:
+    """The custody event of each parcel whose door a right code opens."""
+    now = timezone.now()
+    return [event_values(parcel, event_type="door_opened_for_pickup", from_status=parcel.status,
+                         where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT), occurred_at=now)
+            for parcel in parcels]
+
+
+# A pickup code's look-up inside the statement that uses it without a transaction.
+_FOUND = rows.Numbered("found", _CODE_ROWS[PickupCode.Purpose.PICKUP])
+
+
+@functools.cache
+def _found_parcel() -> Parcel:
+    """A found parcel, its door and the door's locker, their fields the columns of `found` that
+    hold them (`rows.Sql`): what `_pickup_events` makes of it is each found parcel's event."""
+
+    def ref(alias: str, attname: str) -> rows.Sql:
+        return rows.Sql(_FOUND.col(alias, attname))
+
+    locker = Locker(id=ref("l", "id"), site_id=ref("l", "site_id"))
+    door = Compartment(id=ref("d", "id"), locker=locker)
+    return Parcel(id=ref("p", "id"), status=ref("p", "status"), site_id=ref("p", "site_id"), compartment=door)
+
+
+@functools.cache
+def _expected_found() -> rows.Sql:
+    return rows.Sql(f"SELECT {_FOUND.col('p', 'id')} AS parcel, {_FOUND.col('p', 'compartment_id')} AS door, "
+                    f"{_FOUND.col('k', 'id')} AS code FROM found")
+
+
+def _pickup_opened_alone(*, locker: Locker, pin: str | None, qr_token: str | None) -> _CodeLookup | None:
+    """PostgreSQL: a pickup code looked up, used and its custody events written by one statement,
+    its own transaction (no `BEGIN`, one commit).
+
+    A typed code is used only at a keypad that it leaves unchanged and that no turn holds
+    (`keypad_left_unchanged`), so its turn writes nothing; a scanned one takes no turn.
+    None when the code must be checked in a transaction instead (`_code_opening`): a
+    typed code that opens nothing (counted there), a keypad that refuses, would change
+    or is taken by a turn, or parcels that changed after the look-up. A scanned code
+    that opens nothing is answered here: it has no counters. Called outside a transaction,
+    as `pickup_code_verify` must be, so the rows it locks are let go when it ends.
+    """
+    # A typed PIN is what is checked when one is given, as in the locked turn (`_guarded_lookup`).
+    lookup = _code_parcels_lookup(locker=locker, pin=pin, qr_token=None if pin else qr_token,
+                                  purpose=PickupCode.Purpose.PICKUP)
+    parts = _pickup_use_parts({"found": _FOUND.of(lookup), "expected": _expected_found()},
+                              keypad=keypad_left_unchanged(locker=locker) if pin else None)
+    (event,) = _pickup_events([_found_parcel()])
+    parts["opened"] = rows.insert_each_sql(ParcelEvent, event, for_each_row_of="found CROSS JOIN used")
+    statement = rows.with_(parts, rows.Sql("SELECT (SELECT count(*) FROM used), found.* FROM found"))
+    found = rows.execute(statement.text, statement.params)
+    parcels = _code_parcels_loaded([row[1:] for row in found], PickupCode.Purpose.PICKUP)
+    if found and found[0][0]:
+        return _CodeLookup(parcels)
+    return None if pin or parcels else _CodeLookup([])
+
+
 def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str | None = None) -> list[Parcel]:
     """Check a recipient's typed PIN or scanned QR token at a locker.
 
     Returns the parcels (with their doors) to open; the code is used up at once, so
     it opens only once however many requests race. Raises `KeypadLocked` or
-    `CodeRefused`; a refused code changes nothing except the wrong-code counters. Its
-    look-up may read the rows before the keypad's lock wait (`_code_opening`, optimistic):
-    the use re-checks them and, if anything changed, the code is checked again under the
+    `CodeRefused`; a refused code changes nothing except the wrong-code counters. Call it
+    outside a transaction: a refusal's counters commit before it is raised. On
+    PostgreSQL a right code at a keypad it leaves unchanged is one statement
+    (`_pickup_opened_alone`); any other code is checked in a transaction, whose look-up
+    may read the rows before the keypad's lock wait (`_code_opening`, optimistic): the
+    use re-checks them and, if anything changed, the code is checked again under the
     lock, so a request that lost the race to use its code counts as a wrong code.
     """
 
-    def open_doors(parcels: list[Parcel], keypad: rows.Sql | None) -> None:
-        now = timezone.now()
-        events = [event_values(parcel, event_type="door_opened_for_pickup", from_status=parcel.status,
-                               where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT), occurred_at=now)
-                  for parcel in parcels]
+    def open_doors(parcels: list[Parcel]) -> None:
+        events = _pickup_events(parcels)
         if connection.vendor == "postgresql":
-            _pickup_opened_in_one_statement(parcels, events, keypad)
-        else:  # no statement without a transaction here: `keypad` is None
+            _pickup_opened_in_one_statement(parcels, events)
+        else:
             _pickup_opened_in_steps(parcels, events)
 
+    if connection.vendor == "postgresql" and (pin or qr_token):
+        opened = _pickup_opened_alone(locker=locker, pin=pin, qr_token=qr_token)
+        if opened is not None:
+            return _code_answer(opened)
     return _code_opening(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.PICKUP,
                          open_doors=open_doors, optimistic=True)
 
@@ -791,7 +826,7 @@ def dropoff_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str
     The code is used up only once a door is found; `NoFittingCompartment` leaves it live.
     """
 
-    def open_door(parcels: list[Parcel], keypad: rows.Sql | None) -> None:  # always in its transaction
+    def open_door(parcels: list[Parcel]) -> None:
         parcel = parcels[0]
         if parcel.compartment_id is None:
             _move_to_other_door(parcel, Q(locker=locker), Who(Actor.RECIPIENT), reason="", larger_than=None)

@@ -1,11 +1,12 @@
 """A pickup code's check in few statements: what they write, and the races they must survive.
 
-On PostgreSQL a right code at a keypad it leaves unchanged is one statement that reads
-the keypad guard and looks the code up, without a lock, and one that uses the code and
-writes the custody events, each its own transaction; any other typed code then takes the
-keypad's locked turn: one statement that locks the guard and looks the code up, and the
-same use. SQLite runs the turn's steps one statement at a time (docs/performance.md,
-*Fifth pass* and *Seventh pass*).
+On PostgreSQL a right code at a keypad it leaves unchanged, and a scanned code, is one
+statement without a transaction: it looks the code up, key-share locks the keypad guard
+if it is as a right code leaves it (`keypad_left_unchanged`), uses the code and writes
+the custody events. Any other typed code then takes the keypad's locked turn: one
+statement that locks the guard and looks the code up, and the use with its events.
+SQLite runs the turn's steps one statement at a time (docs/performance.md, *Fifth
+pass*, *Seventh pass* and *Tenth pass*).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from django.utils import timezone
 from lockers.models import Compartment
 from parcels import codes, services
 from parcels.errors import CodeRefused, KeypadLocked
-from parcels.keypad import keypad_turn_peek
-from parcels.lifecycle import Where, Who, event_values, record_event
+from parcels.keypad import _clear_streak, _turn_judged
+from parcels.lifecycle import Where, Who, record_event
 from parcels.models import Actor, KeypadGuard, Parcel, ParcelEvent, ParcelStatus, PickupCode
 from tests import parcel_states as states
 
@@ -62,12 +63,17 @@ def _opening_events(parcel_ids: list[int]) -> list[dict[str, object]]:
     return list(events.order_by("parcel_id").values(*EVENT_COLUMNS))
 
 
-def test_the_events_of_a_code_opening_several_doors_are_those_record_event_writes(announce, locker):
+@pytest.mark.parametrize("keypad", ["clean: the code used alone", "not there yet: the locked turn"])
+def test_the_events_of_a_code_opening_several_doors_are_those_record_event_writes(announce, locker, keypad):
     parcels, pin = _one_code_for(announce, 3)
     ids = [parcel.pk for parcel in parcels]
+    if keypad.startswith("clean"):
+        _clean_guard(announce, locker)
 
     with time_machine.travel(timezone.now(), tick=False):
-        opened = services.pickup_code_verify(locker=locker, pin=pin)
+        with CaptureQueriesContext(connection) as captured:
+            opened = services.pickup_code_verify(locker=locker, pin=pin)
+        used_alone = len(_own_statements(captured)) == 1
         written = _opening_events(ids)
         with transaction.atomic():
             ParcelEvent.objects.filter(parcel_id__in=ids, type="door_opened_for_pickup").delete()
@@ -83,6 +89,7 @@ def test_the_events_of_a_code_opening_several_doors_are_those_record_event_write
             expected = _opening_events(ids)
             transaction.set_rollback(True)
 
+    assert used_alone == (keypad.startswith("clean") and connection.vendor == "postgresql")
     assert len(written) == 3
     assert written == expected  # type, statuses, site, locker, door, actor, label, user, details, both times
     doors = Compartment.objects.filter(parcels__pk__in=ids).order_by("column", "row", "pk")
@@ -100,12 +107,17 @@ def _own_statements(captured: CaptureQueriesContext) -> list[str]:
 
 def _is_the_use_with_its_events(sql: str) -> bool:
     # The parcels still waiting, the code used, the events written: one statement.
-    return (sql.startswith("WITH still AS (SELECT count(*)") and 'used AS (UPDATE "parcels_pickupcode"' in sql
+    return ("still AS (SELECT count(*)" in sql and 'used AS (UPDATE "parcels_pickupcode"' in sql
             and 'INSERT INTO "parcels_parcelevent"' in sql)
 
 
+def _is_a_code_used_alone(sql: str) -> bool:
+    # The look-up too, in the same statement, which returns what it found.
+    return sql.startswith("WITH found AS (SELECT * FROM (SELECT") and _is_the_use_with_its_events(sql)
+
+
 @pytest.mark.postgres
-def test_on_postgresql_a_right_code_at_a_clean_keypad_is_a_look_up_without_lock_and_one_write(announce, locker):
+def test_on_postgresql_a_right_code_at_a_clean_keypad_is_one_statement_without_lock_wait(announce, locker):
     first, second = states.ready(announce), states.ready(announce, recipient=services.Recipient(name="Bo"))
     services.pickup_code_verify(locker=locker, pin=services.code_secrets(first.pickup_code)[0])  # creates the guard
     pin, _ = services.code_secrets(second.pickup_code)
@@ -116,9 +128,9 @@ def test_on_postgresql_a_right_code_at_a_clean_keypad_is_a_look_up_without_lock_
 
     own = _own_statements(captured)
     assert [parcel.pk for parcel in opened] == [second.pk]
-    assert len(own) == 2, own
-    assert "parcels_keypadguard" in own[0] and "parcels_pickupcode" in own[0] and "FOR UPDATE" not in own[0]
-    assert _is_the_use_with_its_events(own[1])
+    assert len(own) == 1 and _is_a_code_used_alone(own[0]), own
+    assert "FOR KEY SHARE OF g SKIP LOCKED" in own[0] and "FOR UPDATE" not in own[0]
+    assert not any(query["sql"] in ("BEGIN", "COMMIT") for query in captured.captured_queries)
     assert _guard_counts(locker) == guard_before  # a right code at a clean keypad writes no guard
     assert PickupCode.objects.get(pk=second.pickup_code_id).state == PickupCode.State.USED
 
@@ -135,10 +147,10 @@ def test_on_postgresql_a_right_code_after_a_wrong_one_takes_the_locked_turn_that
 
     own = _own_statements(captured)
     assert [found.pk for found in opened] == [parcel.pk]
-    # The peek sees the streak to clear; the turn locks the guard with the look-up, writes
-    # the cleared streak, and uses the code with its events.
+    # The statement alone finds the streak to clear and writes nothing; the turn locks the
+    # guard with the look-up, writes the cleared streak, and uses the code with its events.
     assert len(own) == 4, own
-    assert "FOR UPDATE" not in own[0] and own[1].endswith("FOR UPDATE OF g")
+    assert _is_a_code_used_alone(own[0]) and own[1].endswith("FOR UPDATE OF g")
     assert own[2].startswith('UPDATE "parcels_keypadguard"')
     assert _is_the_use_with_its_events(own[3])
     assert _guard_counts(locker)[1:4] == (1, 0, 0)
@@ -156,7 +168,7 @@ def test_on_postgresql_a_scanned_code_is_its_look_up_and_one_write(announce, loc
 
     own = _own_statements(captured)
     assert [found.pk for found in opened] == [parcel.pk]
-    assert len(own) == 2 and "parcels_keypadguard" not in own[0] and _is_the_use_with_its_events(own[1]), own
+    assert len(own) == 1 and "parcels_keypadguard" not in own[0] and _is_a_code_used_alone(own[0]), own
     assert not KeypadGuard.objects.filter(locker=locker).exists()  # a scan never takes a keypad turn
 
 
@@ -178,22 +190,28 @@ def _blocked_in(table: str, timeout: float = 10) -> None:
 
 def _waiting_behind(first_request, second_request, meanwhile=lambda: None,
                     blocked_in: str = "parcels_keypadguard") -> dict[str, object]:
-    """Run `first_request` in a transaction held open after it, `second_request` waiting for a
-    lock behind it in a statement naming `blocked_in` (its snapshot taken), and `meanwhile`
-    while it waits; then let both finish. Returns what each returned or raised."""
+    """Run `first_request` in a transaction held open after it, `second_request` (outside a
+    transaction, as the device view runs it) waiting for a lock behind it in a statement
+    naming `blocked_in` (its snapshot taken), and `meanwhile` while it waits; then let both
+    finish. Returns what each returned or raised."""
     done, go_on = threading.Event(), threading.Event()
     outcomes: dict[str, object] = {}
 
+    def outcome(name: str, request) -> None:
+        try:
+            outcomes[name] = request()
+        except Exception as error:  # the outcome under test
+            outcomes[name] = error
+
     def run(name: str, request, hold: bool) -> None:
         try:
-            with transaction.atomic():
-                try:
-                    outcomes[name] = request()
-                except Exception as error:  # the outcome under test
-                    outcomes[name] = error
-                if hold:
+            if hold:
+                with transaction.atomic():
+                    outcome(name, request)
                     done.set()
                     go_on.wait(timeout=10)
+            else:  # as the device view calls it: outside a transaction
+                outcome(name, request)
         finally:
             connection.close()
 
@@ -263,9 +281,9 @@ def test_a_right_code_sent_while_a_wrong_one_takes_the_last_try_of_the_day_is_re
     KeypadGuard.objects.filter(locker=locker).update(failures_today=codes.KEYPAD_DAILY_WRONG_CAP - 1)
     pin, _ = services.code_secrets(parcel.pickup_code)
 
-    # The right code's peek finds the keypad clean while the wrong code's turn holds the
-    # lock: its use skips the locked guard and writes nothing, and it takes its turn after
-    # the wrong one, which spent the day's last try.
+    # The right code's statement finds the keypad clean while the wrong code's turn holds
+    # the lock: it skips the locked guard and writes nothing, and the code takes its turn
+    # after the wrong one, which spent the day's last try.
     outcomes = _waiting_behind(lambda: services.pickup_code_verify(locker=locker, pin="00000000"),
                                lambda: services.pickup_code_verify(locker=locker, pin=pin))
 
@@ -277,37 +295,45 @@ def test_a_right_code_sent_while_a_wrong_one_takes_the_last_try_of_the_day_is_re
     assert not ParcelEvent.objects.filter(parcel=parcel, type="door_opened_for_pickup").exists()
 
 
-def _peeked(locker, pin: str) -> tuple[list[Parcel], object]:
-    """What a typed code's peek found: its parcels, and the condition its use holds under."""
-    lookup = services._code_parcels_lookup(locker=locker, pin=pin, qr_token=None, purpose=PickupCode.Purpose.PICKUP)
-    peek = keypad_turn_peek(locker=locker, lookup=lookup)
-    return services._code_parcels_loaded(peek.looked_up, PickupCode.Purpose.PICKUP), peek.unchanged
+# Keypad guards as (days after today, failures today, consecutive failures, backing off).
+GUARD_STATES = [
+    (0, 0, 0, False), (0, 3, 0, False), (0, codes.KEYPAD_DAILY_WRONG_CAP - 1, 0, False),
+    (0, codes.KEYPAD_DAILY_WRONG_CAP, 0, False), (0, 1, 1, False), (0, 5, 5, True), (0, 5, 0, True),
+    (-1, 0, 0, False), (-1, codes.KEYPAD_DAILY_WRONG_CAP, 2, True), (1, 0, 0, False), (1, 2, 0, False),
+]
 
 
-def _opening_events_for(parcels: list[Parcel]) -> list[dict[str, object]]:
-    return [event_values(parcel, event_type="door_opened_for_pickup", from_status=parcel.status,
-                         where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT),
-                         occurred_at=timezone.now()) for parcel in parcels]
+def _a_right_code_leaves_unchanged(locker, guard: KeypadGuard) -> bool:
+    """What the keypad's turn, in Python, does with a right code: neither refuses it nor changes the guard."""
+    turn = _turn_judged(locker, guard, timezone.now())
+    _clear_streak(turn)
+    return not turn.refused and not turn.changed
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("meanwhile", ["a wrong code counted", "the parcel expired"])
-def test_a_peeked_code_whose_keypad_or_parcel_changed_before_its_use_writes_nothing(announce, locker, meanwhile):
+@pytest.mark.parametrize(("days", "failures", "streak", "backing_off"), GUARD_STATES)
+def test_a_typed_code_is_used_alone_exactly_when_the_keypad_turn_would_leave_the_guard_unchanged(
+        announce, locker, days, failures, streak, backing_off):
     parcel = states.ready(announce)
     _clean_guard(announce, locker)
-    parcels, unchanged = _peeked(locker, services.code_secrets(parcel.pickup_code)[0])
-    assert [found.pk for found in parcels] == [parcel.pk]
-    if meanwhile == "a wrong code counted":
-        with pytest.raises(CodeRefused):
-            services.pickup_code_verify(locker=locker, pin="00000000")
+    today = KeypadGuard.objects.get(locker=locker).day
+    KeypadGuard.objects.filter(locker=locker).update(
+        day=today + timedelta(days=days), failures_today=failures, consecutive_failures=streak,
+        locked_until=timezone.now() + timedelta(minutes=5) if backing_off else None)
+    guard_before = _guard_counts(locker)
+    pin, _ = services.code_secrets(parcel.pickup_code)
+
+    opened = services._pickup_opened_alone(locker=locker, pin=pin, qr_token=None)
+
+    assert (opened is not None) == _a_right_code_leaves_unchanged(locker, KeypadGuard.objects.get(locker=locker))
+    assert _guard_counts(locker) == guard_before  # only a turn writes the guard
+    code_state = PickupCode.objects.get(pk=parcel.pickup_code_id).state
+    opening_events = ParcelEvent.objects.filter(parcel=parcel, type="door_opened_for_pickup").count()
+    if opened is None:  # nothing written: the code takes its turn
+        assert (code_state, opening_events) == (PickupCode.State.LIVE, 0)
     else:
-        Parcel.objects.filter(pk=parcel.pk).update(status=ParcelStatus.EXPIRED)
-
-    with pytest.raises(services._LookupOutdated):
-        services._pickup_opened_in_one_statement(parcels, _opening_events_for(parcels), unchanged)
-
-    assert PickupCode.objects.get(pk=parcel.pickup_code_id).state == PickupCode.State.LIVE  # the use wrote nothing
-    assert not ParcelEvent.objects.filter(parcel=parcel, type="door_opened_for_pickup").exists()
+        assert [found.pk for found in opened.parcels] == [parcel.pk]
+        assert (code_state, opening_events) == (PickupCode.State.USED, 1)
 
 
 @pytest.mark.postgres
@@ -317,7 +343,7 @@ def test_a_right_code_checked_while_the_expiry_job_expires_one_of_its_parcels_op
     _clean_guard(announce, locker)
     pin, _ = services.code_secrets(PickupCode.objects.get(pk=waiting.pickup_code_id))
 
-    # The expiry job's transaction has expired `late` and is held open; the code's peek
+    # The expiry job's transaction has expired `late` and is held open; the code's look-up
     # found both parcels waiting, so its use waits for that transaction on the parcel's
     # row, then counts one parcel of two still waiting and writes nothing; the locked turn
     # then opens the one that waits.

@@ -20,11 +20,11 @@ from tests.partner_api_fixtures import *  # noqa: F403
 pytest_plugins = ["tests.device_support"]
 pytestmark = pytest.mark.django_db
 
-# PostgreSQL, a right code at a clean keypad: the keypad guard read with the code, its parcels
-# and doors in one statement, then the code used up with its custody events in one statement,
-# each its own transaction. SQLite: one transaction (a savepoint here) of the guard, the
-# code's look-up, the code used up, the custody event. Plus the credential and the nonce.
-CODE_VALIDATION_QUERIES = {"postgresql": 6, "sqlite": 10}[connection.vendor]
+# PostgreSQL, a right code at a clean keypad: one statement, its own transaction, looks the
+# code up with its parcels and doors, tests the keypad guard, uses the code and writes the
+# custody events. SQLite: one transaction (a savepoint here) of the guard, the code's look-up,
+# the code used up, the custody event. Plus the credential and the nonce.
+CODE_VALIDATION_QUERIES = {"postgresql": 5, "sqlite": 10}[connection.vendor]
 # PostgreSQL: one statement (a savepoint around it here) writes the last-seen time, the report and
 # the changed doors, marks queued commands sent, and answers the last event stored, the waiting
 # commands and the bundle digest. SQLite: one transaction (a savepoint here) of last seen with the

@@ -199,3 +199,31 @@ def test_an_inserted_rows_casts_drop_a_trailing_length_and_nothing_else():
     assert rows._typed(models.DecimalField(max_digits=10, decimal_places=2)) == "CAST(%s AS numeric)"
     assert rows._typed(models.DateTimeField()) == "CAST(%s AS timestamp with time zone)"
     assert rows._typed(models.JSONField()) == "CAST(%s AS jsonb)"
+
+
+@pytest.mark.postgres
+def test_insert_each_sql_writes_one_row_for_each_source_row_from_its_columns_and_constants(announce):
+    first, second = announce(), announce()
+    source = rows.Numbered("found", (rows.Part(Parcel, "p", ("id", "site_id")),))
+    found = source.of(rows.Sql(f"SELECT p.id, p.site_id FROM {rows.table_name(Parcel)} p WHERE p.id = ANY(%s)",
+                               ([first.pk, second.pk],)))
+    values = _event(first, details={"why": ["a", 1]}) | {"parcel": rows.Sql(source.col("p", "id")),
+                                                          "site": rows.Sql(source.col("p", "site_id"))}
+
+    main = rows.insert_each_sql(ParcelEvent, values, for_each_row_of="found")
+    statement = rows.with_({"found": found}, main)
+    assert rows.write(statement.text, statement.params) == 2
+
+    written = ParcelEvent.objects.filter(type="note").order_by("parcel_id")
+    assert list(written.values_list("parcel_id", "site_id", "details", "to_status")) == [
+        (parcel.pk, parcel.site_id, {"why": ["a", 1]}, first.status) for parcel in (first, second)]
+
+
+def test_a_numbered_select_names_each_parts_field_by_its_place():
+    numbered = rows.Numbered("found", PARTS)
+
+    assert numbered.col("p", "id") == "found.c0"
+    assert numbered.col("d", "label") == f"found.c{len(PARTS[0].fields) + 1}"
+    assert numbered.col("k", "id") == f"found.c{len(PARTS[0].fields) + 2}"
+    with pytest.raises(KeyError):
+        numbered.col("x", "id")
