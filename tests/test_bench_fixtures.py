@@ -1,0 +1,29 @@
+"""The benchmark's fixtures are the steady state of a running network (bench/fixtures.py)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from bench.fixtures import Sizing, bench_fixtures_prepare
+from lockers.models import Locker
+from parcels.models import KeypadGuard
+from parcels.services import pickup_code_verify
+
+SMALL = Sizing(device_sites=1, announce_sites=1, lockers_per_site=2, ready_per_locker=2, deposits_per_locker=1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_every_bench_locker_keypad_has_its_guard_so_the_first_code_is_as_cheap_as_the_next():
+    plan = bench_fixtures_prepare(tag="t1", sizing=SMALL)
+    serials = [locker["serial"] for locker in plan["lockers"]]
+    assert KeypadGuard.objects.filter(locker__serial_number__in=serials, failures_today=0).count() == len(serials)
+
+    serial, pin = plan["codes"][0]
+    with CaptureQueriesContext(connection) as captured:
+        opened = pickup_code_verify(locker=Locker.objects.select_related("site").get(serial_number=serial), pin=pin)
+
+    assert len(opened) == 1
+    assert len([query for query in captured.captured_queries if "parcels_" in query["sql"]]) == 1
