@@ -47,6 +47,21 @@ class Part:
         """The aliased, quoted column of field `name` (a foreign key names its id column)."""
         return f"{self.alias}.{column(self.model, name)}"
 
+    @functools.cached_property
+    def loading(self) -> _Loading:
+        """What `load_row` needs for this part, looked up once rather than for every row."""
+        primary_key = self.model._meta.pk
+        return _Loading(attnames=tuple(field.attname for field in self.fields),
+                        converters=tuple(_converters(field) for field in self.fields),
+                        primary_key=self.fields.index(primary_key) if primary_key in self.fields else None)
+
+
+@dataclass(frozen=True)
+class _Loading:
+    attnames: tuple[str, ...]
+    converters: tuple[tuple[Callable[..., Any], ...], ...]  # each field's, in field order
+    primary_key: int | None  # its place among the fields, if selected
+
 
 def literal(value: str) -> str:
     """A code constant (a status, a state) written into the SQL rather than bound.
@@ -107,8 +122,8 @@ def _apply(converter: Callable[..., Any], column: Any, value: Any) -> Any:
     return converter(value, column, connection)
 
 
-def _from_db(field: models.Field, value: Any) -> Any:
-    for convert in _converters(field):
+def _converted(converters: tuple[Callable[..., Any], ...], value: Any) -> Any:
+    for convert in converters:
         value = convert(value)
     return value
 
@@ -116,15 +131,15 @@ def _from_db(field: models.Field, value: Any) -> Any:
 def load_row(parts: Sequence[Part], row: Sequence[Any]) -> list[models.Model | None]:
     """One instance per part from a row selected with `select_list(parts)` (None where an outer join missed)."""
     values = iter(row)
-    instances = []
+    alias = connection.alias
+    instances: list[models.Model | None] = []
     for part in parts:
-        fields = part.fields
-        loaded = [_from_db(field, next(values)) for field in fields]
-        primary_key = part.model._meta.pk
-        if primary_key in fields and loaded[fields.index(primary_key)] is None:
+        loading = part.loading
+        loaded = [_converted(converters, next(values)) for converters in loading.converters]
+        if loading.primary_key is not None and loaded[loading.primary_key] is None:
             instances.append(None)  # the outer join found nothing for this part
             continue
-        instances.append(part.model.from_db(connection.alias, [field.attname for field in fields], loaded))
+        instances.append(part.model.from_db(alias, loading.attnames, loaded))
     return instances
 
 

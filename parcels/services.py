@@ -653,8 +653,25 @@ def _pickup_events(parcels: list[Parcel]) -> list[dict[str, object]]:
             for parcel in parcels]
 
 
-# A pickup code's look-up inside the statement that uses it without a transaction.
+# A pickup code's look-up inside the statement that uses it without a transaction, and
+# what that statement returns of it: the parcels and their doors, all the answer needs.
 _FOUND = rows.Numbered("found", _CODE_ROWS[PickupCode.Purpose.PICKUP])
+_OPENED = (_FOUND.parts[0], _FOUND.parts[2])
+
+
+@functools.cache
+def _opened_sql() -> str:
+    columns = ", ".join(_FOUND.col(part.alias, field.attname) for part in _OPENED for field in part.fields)
+    return f"SELECT (SELECT count(*) FROM used), {columns} FROM found"
+
+
+def _opened_loaded(found: list[tuple[object, ...]]) -> list[Parcel]:
+    """The parcels of `_opened_sql`'s rows with their doors, ordered by door (column, row)."""
+    parcels = []
+    for parcel, door in (rows.load_row(_OPENED, row[1:]) for row in found):
+        parcel.compartment = door
+        parcels.append(parcel)
+    return sorted(parcels, key=_door_order)
 
 
 @functools.cache
@@ -695,12 +712,11 @@ def _pickup_opened_alone(*, locker: Locker, pin: str | None, qr_token: str | Non
                               keypad=keypad_left_unchanged(locker=locker) if pin else None)
     (event,) = _pickup_events([_found_parcel()])
     parts["opened"] = rows.insert_each_sql(ParcelEvent, event, for_each_row_of="found CROSS JOIN used")
-    statement = rows.with_(parts, rows.Sql("SELECT (SELECT count(*) FROM used), found.* FROM found"))
+    statement = rows.with_(parts, rows.Sql(_opened_sql()))
     found = rows.execute(statement.text, statement.params)
-    parcels = _code_parcels_loaded([row[1:] for row in found], PickupCode.Purpose.PICKUP)
     if found and found[0][0]:
-        return _CodeLookup(parcels)
-    return None if pin or parcels else _CodeLookup([])
+        return _CodeLookup(_opened_loaded(found))
+    return None if pin or found else _CodeLookup([])
 
 
 def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str | None = None) -> list[Parcel]:
