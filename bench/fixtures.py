@@ -82,16 +82,16 @@ def _new_parcel(partner: Partner, tag: str, number: int, site: Site, size: SizeC
     )
 
 
-def _live_codes(site: Site, count: int) -> list[tuple[PickupCode, str]]:
-    """`count` live pickup codes at `site` with their PINs (a PIN drawn twice at a site is drawn again)."""
+def _live_codes(site: Site, count: int, taken: set[str]) -> list[tuple[PickupCode, str]]:
+    """`count` live pickup codes at `site` with their PINs. A PIN in `taken` (the site's live ones,
+    its other lockers' included) is drawn again; the new ones are added to it."""
     made: list[tuple[PickupCode, str]] = []
-    pins: set[str] = set()
     while len(made) < count:
         seed = codes.new_seed()
         pin = codes.pin_from_seed(seed)
-        if pin in pins:
+        if pin in taken:
             continue
-        pins.add(pin)
+        taken.add(pin)
         code = PickupCode(site=site, purpose=PickupCode.Purpose.PICKUP, seed=seed,
                           pin_hash=codes.pin_hash(site.pk, pin), qr_hash=codes.qr_hash(codes.qr_token_from_seed(seed)))
         made.append((code, pin))
@@ -99,11 +99,12 @@ def _live_codes(site: Site, count: int) -> list[tuple[PickupCode, str]]:
     return made
 
 
-def _ready_parcels(partner: Partner, tag: str, locker: Locker, count: int, first: int, size: SizeClass) -> list[str]:
+def _ready_parcels(partner: Partner, tag: str, locker: Locker, count: int, first: int, size: SizeClass,
+                   site_pins: set[str]) -> list[str]:
     """`count` parcels ready for pickup in `locker`'s first doors, each with its own code. Returns the PINs."""
     now = timezone.now()
     doors = list(locker.compartments.order_by("column", "row")[:count])
-    issued = _live_codes(locker.site, len(doors))
+    issued = _live_codes(locker.site, len(doors), site_pins)
     Parcel.objects.bulk_create([
         _new_parcel(partner, tag, first + i, locker.site, size, status=ParcelStatus.READY_FOR_PICKUP,
                     compartment=door, pickup_code=code, deposited_at=now,
@@ -153,9 +154,10 @@ def bench_fixtures_prepare(*, tag: str, sizing: Sizing, seed: int = 8) -> dict[s
     number = 0
     for index in range(sizing.device_sites):
         site = _site(tag, index, rng, "device")
+        site_pins: set[str] = set()  # a live PIN is unique at its site, across its lockers
         for unit in range(sizing.lockers_per_site):
             locker, secret = _locker(site, f"BN-{tag}-{index}-{unit}", LOCKER_LAYOUT)
-            pins = _ready_parcels(partner, tag, locker, sizing.ready_per_locker, number, small)
+            pins = _ready_parcels(partner, tag, locker, sizing.ready_per_locker, number, small, site_pins)
             _keypad_in_use(locker)
             number += len(pins)
             tracking = _announced(partner, tag, site, sizing.deposits_per_locker, number, small)

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from bench.fixtures import Sizing, bench_fixtures_prepare
 from lockers.models import Locker
+from parcels import codes
 from parcels.models import KeypadGuard
 from parcels.services import pickup_code_verify
 
@@ -27,3 +28,16 @@ def test_every_bench_locker_keypad_has_its_guard_so_the_first_code_is_as_cheap_a
 
     assert len(opened) == 1
     assert len([query for query in captured.captured_queries if "parcels_" in query["sql"]]) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_pin_drawn_at_one_locker_of_a_site_is_drawn_again_at_another(monkeypatch):
+    # The second locker's first two draws repeat the first locker's PINs.
+    drawn = iter(["11111111", "22222222", "11111111", "22222222", "33333333", "44444444"])
+    monkeypatch.setattr(codes, "pin_from_seed", lambda seed: next(drawn))
+
+    plan = bench_fixtures_prepare(tag="t2", sizing=Sizing(device_sites=1, announce_sites=0, lockers_per_site=2,
+                                                          ready_per_locker=2, deposits_per_locker=0))
+
+    assert sorted(pin for _, pin in plan["codes"]) == ["11111111", "22222222", "33333333", "44444444"]
