@@ -117,7 +117,7 @@ def _is_a_code_used_alone(sql: str) -> bool:
 
 
 @pytest.mark.postgres
-def test_on_postgresql_a_right_code_at_a_clean_keypad_is_one_statement_without_lock_wait(announce, locker):
+def test_on_postgresql_a_right_code_at_a_clean_keypad_is_one_statement_without_a_transaction(announce, locker):
     first, second = states.ready(announce), states.ready(announce, recipient=services.Recipient(name="Bo"))
     services.pickup_code_verify(locker=locker, pin=services.code_secrets(first.pickup_code)[0])  # creates the guard
     pin, _ = services.code_secrets(second.pickup_code)
