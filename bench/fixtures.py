@@ -33,7 +33,8 @@ from lockers.device.credentials import device_provisioning_exchange, device_prov
 from lockers.models import Locker, Site, SizeClass
 from lockers.services import locker_lay_out
 from parcels import codes
-from parcels.models import KeypadGuard, Parcel, ParcelStatus, PickupCode
+from parcels.keypad import keypad_guard_ensure
+from parcels.models import Parcel, ParcelStatus, PickupCode
 
 # Nine columns of ten doors, mostly small: a common street locker.
 LOCKER_LAYOUT = "\n".join(["m m s s s s s s s s"] * 9)
@@ -114,13 +115,6 @@ def _ready_parcels(partner: Partner, tag: str, locker: Locker, count: int, first
     return [pin for _, pin in issued]
 
 
-def _keypad_in_use(locker: Locker) -> None:
-    """The locker's keypad guard as a running network has it: created by the first code ever
-    typed there, clean today. Without it, each locker's first code of the run would create it
-    in a transaction (parcels.keypad), a once-in-a-locker's-life cost the run would count 135 times."""
-    KeypadGuard.objects.create(locker=locker, day=timezone.localdate(timezone=locker.site.tz))
-
-
 def _announced(partner: Partner, tag: str, site: Site, count: int, first: int, size: SizeClass) -> list[str]:
     parcels = [_new_parcel(partner, tag, first + i, site, size, status=ParcelStatus.ANNOUNCED) for i in range(count)]
     Parcel.objects.bulk_create(parcels)
@@ -158,7 +152,10 @@ def bench_fixtures_prepare(*, tag: str, sizing: Sizing, seed: int = 8) -> dict[s
         for unit in range(sizing.lockers_per_site):
             locker, secret = _locker(site, f"BN-{tag}-{index}-{unit}", LOCKER_LAYOUT)
             pins = _ready_parcels(partner, tag, locker, sizing.ready_per_locker, number, small, site_pins)
-            _keypad_in_use(locker)
+            # As on a running network, where the first code ever typed at a locker made its
+            # keypad guard: else each locker's first code of the run would make it, in a
+            # transaction, a once-in-a-locker's-life cost the run would count 135 times.
+            keypad_guard_ensure(locker=locker)
             number += len(pins)
             tracking = _announced(partner, tag, site, sizing.deposits_per_locker, number, small)
             number += len(tracking)

@@ -225,7 +225,11 @@ def placeholders(count: int) -> str:
 
 def adapted(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
     """The values as their fields would save them (datetimes, JSON), in the dict's order."""
-    return [model._meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
+    return [_adapted(model, name, value) for name, value in values.items()]
+
+
+def _adapted(model: type[models.Model], name: str, value: Any) -> Any:
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
 @dataclass(frozen=True)
@@ -362,14 +366,10 @@ def insert_each_sql(model: type[models.Model], values: dict[str, Any], *, for_ea
     item, each value either an expression of its columns (an `Sql`, e.g. `Sql("found.c0")`) or a
     constant, adapted by its field. The statement's text does not vary with the number of rows.
     """
-    meta = model._meta
     expressions = tuple(value.text if isinstance(value, Sql) else None for value in values.values())
     params: list[Any] = []
     for name, value in values.items():
-        if isinstance(value, Sql):
-            params += value.params
-        else:
-            params.append(meta.get_field(name).get_db_prep_save(value, connection))
+        params += value.params if isinstance(value, Sql) else [_adapted(model, name, value)]
     return Sql(_insert_each_sql(model, tuple(values), expressions, for_each_row_of), tuple(params))
 
 

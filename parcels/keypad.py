@@ -98,10 +98,15 @@ def _guard_locked(locker: Locker, lookup: rows.Sql | None, *,
     sql, params = (_guard_sql(lookup.text), [*lookup.params, locker.pk]) if together else (_guard_sql(""), [locker.pk])
     found = rows.execute(sql, params)
     if not found:  # the locker's first typed code: create the row, then lock it like any other
-        KeypadGuard.objects.get_or_create(locker=locker, defaults={"day": _local_day(locker, timezone.now())})
+        keypad_guard_ensure(locker=locker)
         found = rows.execute(sql, params)
     guard, looked_up = _guard_and_looked_up(found)
     return guard, looked_up if together else None
+
+
+def keypad_guard_ensure(*, locker: Locker) -> None:
+    """The locker's guard row, created clean for its local day by the first code typed there (a no-op after)."""
+    KeypadGuard.objects.get_or_create(locker=locker, defaults={"day": _local_day(locker, timezone.now())})
 
 
 def _guard_and_looked_up(found: list[tuple[Any, ...]]) -> tuple[KeypadGuard, list[tuple[Any, ...]]]:
