@@ -1,10 +1,9 @@
 """The bench server's own views: the framework's ceilings the hot paths are compared with."""
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.request import Request
-from rest_framework.response import Response
 
-from lockers.device.views import DeviceView
+from lockers.device.views import DeviceView, answer
 
 BODY = {"service": "open-lockers", "ok": True}
 
@@ -19,5 +18,5 @@ class SignedFloor(DeviceView):
     (credential read, HMAC, nonce insert), then a fixed body. What any signed device request
     costs before its own work."""
 
-    def post(self, request: Request) -> Response:
-        return Response(BODY)
+    def post(self, request: Request) -> HttpResponse:
+        return answer(BODY)
