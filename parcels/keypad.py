@@ -47,12 +47,13 @@ from .models import KeypadGuard
 KEYPAD_LOCKED_MESSAGE = "Too many wrong codes at this locker. Try again later or scan your QR code."
 
 
-def _local_day(locker: Locker, now: datetime) -> date:
+def keypad_day(locker: Locker, now: datetime) -> date:
+    """The locker's local day at `now`: the day its guard counts wrong codes for."""
     return now.astimezone(locker.site.tz).date()
 
 
 def _end_of_local_day(locker: Locker, now: datetime) -> datetime:
-    tomorrow = _local_day(locker, now) + timedelta(days=1)
+    tomorrow = keypad_day(locker, now) + timedelta(days=1)
     return datetime.combine(tomorrow, time.min, tzinfo=locker.site.tz)
 
 
@@ -106,7 +107,7 @@ def _guard_locked(locker: Locker, lookup: rows.Sql | None, *,
 
 def keypad_guard_ensure(*, locker: Locker) -> None:
     """The locker's guard row, created clean for its local day by the first code typed there (a no-op after)."""
-    KeypadGuard.objects.get_or_create(locker=locker, defaults={"day": _local_day(locker, timezone.now())})
+    KeypadGuard.objects.get_or_create(locker=locker, defaults={"day": keypad_day(locker, timezone.now())})
 
 
 def _guard_and_looked_up(found: list[tuple[Any, ...]]) -> tuple[KeypadGuard, list[tuple[Any, ...]]]:
@@ -144,7 +145,7 @@ def keypad_turn_take(*, locker: Locker, lookup: rows.Sql | None = None, optimist
     return turn
 
 
-def keypad_left_unchanged(*, locker: Locker) -> rows.Sql:
+def keypad_left_unchanged(*, locker_id: int | rows.Slot, day: date | rows.Slot) -> rows.Sql:
     """PostgreSQL: a SELECT of the locker's guard row while a right code's turn would neither be
     refused nor change it, key-share locking the row, and skipping it while a turn holds its lock.
 
@@ -157,9 +158,10 @@ def keypad_left_unchanged(*, locker: Locker) -> rows.Sql:
     (`keypad_turn_take`), as a wrong code does, so this never answers by itself.
 
     The condition is what `_turn_judged` and `_clear_streak` do to a right code's turn,
-    written in SQL; tests/test_keypad.py holds the two to the same answers.
+    written in SQL; tests/test_keypad.py holds the two to the same answers. `day` is the
+    locker's local day now (`keypad_day`).
     """
-    return rows.Sql(_left_unchanged_sql(), (locker.pk, _local_day(locker, timezone.now())))
+    return rows.Sql(_left_unchanged_sql(), (locker_id, day))
 
 
 @functools.cache
@@ -175,7 +177,7 @@ def _left_unchanged_sql() -> str:
 def _turn_judged(locker: Locker, guard: KeypadGuard, now: datetime) -> KeypadTurn:
     """The turn the guard gives a typed code at `now`: refused or not, with the counters it moves."""
     turn = KeypadTurn(guard=guard, now=now, changed=set())
-    today = _local_day(locker, now)
+    today = keypad_day(locker, now)
     if guard.day < today:  # only forward: a guard dated after this host's today keeps its counts
         guard.day, guard.failures_today, guard.refused_today = today, 0, 0
         guard.consecutive_failures, guard.locked_until = 0, None

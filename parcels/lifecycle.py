@@ -137,6 +137,8 @@ class EventFields(TypedDict):
     occurred_at: datetime
     reason: NotRequired[str]
     details: NotRequired[dict[str, Any] | None]
+    # When the server records it: now, unless given (a statement built once gives a slot).
+    recorded_at: NotRequired[datetime]
 
 
 def event_values(parcel: Parcel, **event: Unpack[EventFields]) -> dict[str, Any]:
@@ -151,7 +153,7 @@ def event_values(parcel: Parcel, **event: Unpack[EventFields]) -> dict[str, Any]
         "to_status": parcel.status,
         "reason": event.get("reason", ""),
         "occurred_at": event["occurred_at"],
-        "recorded_at": timezone.now(),
+        "recorded_at": event.get("recorded_at") or timezone.now(),
         "site": compartment.locker.site_id if compartment else parcel.site_id,
         "locker": compartment.locker_id if compartment else where.locker_id,
         "compartment": compartment.pk if compartment else None,

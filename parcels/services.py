@@ -33,7 +33,7 @@ from .errors import (
     SiteUnavailable,
     TransitionNotAllowed,
 )
-from .keypad import keypad_left_unchanged, keypad_turn_settle, keypad_turn_take
+from .keypad import keypad_day, keypad_left_unchanged, keypad_turn_settle, keypad_turn_take
 from .lifecycle import BIRTH_EVENTS, Change, Where, Who, apply_transition, event_values, record_event
 from .models import Actor, ExceptionReason, Parcel, ParcelEvent, ParcelStatus, PickupCode
 
@@ -441,18 +441,27 @@ def _code_parcels_sql(*, by_qr: bool, purpose: str) -> str:
             f"WHERE {' AND '.join(where)}")
 
 
-def _code_parcels_lookup(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str) -> rows.Sql:
+def _code_key(*, locker: Locker, pin: str | None, qr_token: str | None) -> str:
+    """What a code is looked up by: the keyed hash of its QR token, or of its PIN at the locker's site."""
+    return codes.qr_hash(qr_token) if qr_token else codes.pin_hash(locker.site_id, pin or "")
+
+
+def _code_parcels_select(*, site_id: int | rows.Slot, key: str | rows.Slot, locker_id: int | rows.Slot,
+                         by_qr: bool, purpose: str) -> rows.Sql:
     """What a live code opens at this locker, in one query: waiting parcels here, or the return to drop off.
 
     Written out (`lockers_site.rows`): it runs for every typed or scanned code, and the
     ORM's compilation of this four-table join cost more CPU than the whole query. Its
     first column is the parcel's id, never NULL (as `keypad_turn_take` needs).
     """
-    key = codes.qr_hash(qr_token) if qr_token else codes.pin_hash(locker.site_id, pin or "")
-    params: list[object] = [locker.site_id, key]
-    if purpose == PickupCode.Purpose.PICKUP:
-        params.append(locker.pk)
-    return rows.Sql(_code_parcels_sql(by_qr=bool(qr_token), purpose=purpose), tuple(params))
+    params = (site_id, key, locker_id) if purpose == PickupCode.Purpose.PICKUP else (site_id, key)
+    return rows.Sql(_code_parcels_sql(by_qr=by_qr, purpose=purpose), params)
+
+
+def _code_parcels_lookup(*, locker: Locker, pin: str | None, qr_token: str | None, purpose: str) -> rows.Sql:
+    """`_code_parcels_select` of a typed PIN or a scanned QR token at this locker."""
+    return _code_parcels_select(site_id=locker.site_id, key=_code_key(locker=locker, pin=pin, qr_token=qr_token),
+                                locker_id=locker.pk, by_qr=bool(qr_token), purpose=purpose)
 
 
 def _door_order(parcel: Parcel) -> tuple[int, int, int, int]:
@@ -472,15 +481,15 @@ def _code_parcels_loaded(found: list[tuple[object, ...]], purpose: str) -> list[
     return sorted(parcels, key=_door_order)
 
 
-def _code_use_sql(*, where: dict[str, object], returning: tuple[str, ...] = (),
+def _code_use_sql(*, where: dict[str, object], now: datetime | rows.Slot, returning: tuple[str, ...] = (),
                   also: tuple[str, ...] = ()) -> rows.Sql:
     # One conditional update: of many racing requests with the same code, one wins.
-    return rows.update_sql(PickupCode, {"state": PickupCode.State.USED, "ended_at": timezone.now()},
+    return rows.update_sql(PickupCode, {"state": PickupCode.State.USED, "ended_at": now},
                            where={**where, "state": PickupCode.State.LIVE}, returning=returning, also=also)
 
 
-def _code_use(code: PickupCode) -> None:
-    statement = _code_use_sql(where={"id": code.pk})
+def _code_use(code: PickupCode, now: datetime) -> None:
+    statement = _code_use_sql(where={"id": code.pk}, now=now)
     if not rows.write(statement.text, statement.params):
         raise CodeRefused(CODE_USED)
 
@@ -602,7 +611,8 @@ def _still_waiting_sql() -> str:
             f"ORDER BY {parcel.col('id')} FOR KEY SHARE OF {parcel.alias}) AS waiting")
 
 
-def _pickup_use_parts(before: dict[str, rows.Sql], keypad: rows.Sql | None = None) -> dict[str, rows.Sql]:
+def _pickup_use_parts(before: dict[str, rows.Sql], *, now: datetime | rows.Slot,
+                      keypad: rows.Sql | None = None) -> dict[str, rows.Sql]:
     """PostgreSQL: the parts of the one statement that uses a pickup code, up to `used`.
 
     `before` names the part `expected` (parcel, door, code: what the code was found to
@@ -620,36 +630,37 @@ def _pickup_use_parts(before: dict[str, rows.Sql], keypad: rows.Sql | None = Non
         parts["keypad"] = keypad
         conditions.append("EXISTS (SELECT 1 FROM keypad)")
     code_id = rows.column(PickupCode, "id")
-    parts["used"] = _code_use_sql(where={}, returning=("id",),
+    parts["used"] = _code_use_sql(where={}, now=now, returning=("id",),
                                   also=(f"{code_id} = (SELECT min(code) FROM expected)", *conditions))
     return parts
 
 
-def _pickup_opened_in_one_statement(parcels: list[Parcel], events: list[dict[str, object]]) -> None:
+def _pickup_opened_in_one_statement(parcels: list[Parcel], events: list[dict[str, object]],
+                                    now: datetime) -> None:
     """PostgreSQL, in the code's transaction: the code used and the custody events written by
     one statement (`_pickup_use_parts`). Raises `_LookupOutdated` when nothing was written."""
     expected = rows.Sql(_EXPECTED_GIVEN, (parcels[0].pickup_code_id, [parcel.pk for parcel in parcels],
                                           [parcel.compartment_id for parcel in parcels]))
-    parts = _pickup_use_parts({"expected": expected})
+    parts = _pickup_use_parts({"expected": expected}, now=now)
     statement = rows.with_(parts, rows.insert_sql(ParcelEvent, events, for_each_row_of="used"))
     # Prepared when it opens one door, the common case: the text varies with the number of doors.
     if not rows.write(statement.text, statement.params, prepare=len(events) == 1):
         raise _LookupOutdated()
 
 
-def _pickup_opened_in_steps(parcels: list[Parcel], events: list[dict[str, object]]) -> None:
+def _pickup_opened_in_steps(parcels: list[Parcel], events: list[dict[str, object]], now: datetime) -> None:
     """Elsewhere (SQLite, no data-modifying WITH, its look-up always under the lock): the code used,
     then each event inserted."""
-    _code_use(parcels[0].pickup_code)
+    _code_use(parcels[0].pickup_code, now)
     for values in events:
         rows.insert(ParcelEvent, values)
 
 
-def _pickup_events(parcels: list[Parcel]) -> list[dict[str, object]]:
-    """The custody event of each parcel whose door a right code opens."""
-    now = timezone.now()
+def _pickup_events(parcels: list[Parcel], now: datetime | rows.Slot) -> list[dict[str, object]]:
+    """The custody event of each parcel whose door a right code opens `now`."""
     return [event_values(parcel, event_type="door_opened_for_pickup", from_status=parcel.status,
-                         where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT), occurred_at=now)
+                         where=Where(compartment=parcel.compartment), who=Who(Actor.RECIPIENT), occurred_at=now,
+                         recorded_at=now)
             for parcel in parcels]
 
 
@@ -693,6 +704,23 @@ def _expected_found() -> rows.Sql:
                     f"{_FOUND.col('k', 'id')} AS code FROM found")
 
 
+# What changes from one code used alone to the next: its statement's slots (`_opened_alone_sql`).
+_SITE, _KEY, _LOCKER, _DAY, _NOW = (rows.Slot(name) for name in ("site", "key", "locker", "day", "now"))
+
+
+@functools.cache
+def _opened_alone_sql(*, typed: bool) -> rows.Sql:
+    """The statement of `_pickup_opened_alone` for a typed or a scanned code, built once with slots
+    for the code's key, its locker and site, the keypad's day and the time."""
+    lookup = _code_parcels_select(site_id=_SITE, key=_KEY, locker_id=_LOCKER, by_qr=not typed,
+                                  purpose=PickupCode.Purpose.PICKUP)
+    parts = _pickup_use_parts({"found": _FOUND.of(lookup), "expected": _expected_found()}, now=_NOW,
+                              keypad=keypad_left_unchanged(locker_id=_LOCKER, day=_DAY) if typed else None)
+    (event,) = _pickup_events([_found_parcel()], now=_NOW)
+    parts["opened"] = rows.insert_each_sql(ParcelEvent, event, for_each_row_of="found CROSS JOIN used")
+    return rows.with_(parts, rows.Sql(_opened_sql()))
+
+
 def _pickup_opened_alone(*, locker: Locker, pin: str | None, qr_token: str | None) -> _CodeLookup | None:
     """PostgreSQL: a pickup code looked up, used and its custody events written by one statement,
     its own transaction (no `BEGIN`, one commit).
@@ -706,13 +734,12 @@ def _pickup_opened_alone(*, locker: Locker, pin: str | None, qr_token: str | Non
     as `pickup_code_verify` must be, so the rows it locks are let go when it ends.
     """
     # A typed PIN is what is checked when one is given, as in the locked turn (`_guarded_lookup`).
-    lookup = _code_parcels_lookup(locker=locker, pin=pin, qr_token=None if pin else qr_token,
-                                  purpose=PickupCode.Purpose.PICKUP)
-    parts = _pickup_use_parts({"found": _FOUND.of(lookup), "expected": _expected_found()},
-                              keypad=keypad_left_unchanged(locker=locker) if pin else None)
-    (event,) = _pickup_events([_found_parcel()])
-    parts["opened"] = rows.insert_each_sql(ParcelEvent, event, for_each_row_of="found CROSS JOIN used")
-    statement = rows.with_(parts, rows.Sql(_opened_sql()))
+    now = timezone.now()
+    statement = _opened_alone_sql(typed=bool(pin)).bound({
+        "site": locker.site_id, "locker": locker.pk, "now": now,
+        "key": _code_key(locker=locker, pin=pin, qr_token=None if pin else qr_token),
+        "day": keypad_day(locker, now) if pin else None,
+    })
     found = rows.execute(statement.text, statement.params)
     if found and found[0][0]:
         return _CodeLookup(_opened_loaded(found))
@@ -734,11 +761,12 @@ def pickup_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str 
     """
 
     def open_doors(parcels: list[Parcel]) -> None:
-        events = _pickup_events(parcels)
+        now = timezone.now()
+        events = _pickup_events(parcels, now)
         if connection.vendor == "postgresql":
-            _pickup_opened_in_one_statement(parcels, events)
+            _pickup_opened_in_one_statement(parcels, events, now)
         else:
-            _pickup_opened_in_steps(parcels, events)
+            _pickup_opened_in_steps(parcels, events, now)
 
     if connection.vendor == "postgresql" and (pin or qr_token):
         opened = _pickup_opened_alone(locker=locker, pin=pin, qr_token=qr_token)
@@ -846,7 +874,7 @@ def dropoff_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str
         parcel = parcels[0]
         if parcel.compartment_id is None:
             _move_to_other_door(parcel, Q(locker=locker), Who(Actor.RECIPIENT), reason="", larger_than=None)
-        _code_use(parcel.pickup_code)
+        _code_use(parcel.pickup_code, timezone.now())
 
     parcel, *_ = _code_opening(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.DROP_OFF,
                                open_doors=open_door)

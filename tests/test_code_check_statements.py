@@ -24,7 +24,7 @@ from django.utils import timezone
 from lockers.models import Compartment
 from parcels import codes, services
 from parcels.errors import CodeRefused, KeypadLocked
-from parcels.keypad import _clear_streak, _turn_judged
+from parcels.keypad import _clear_streak, _turn_judged, keypad_day
 from parcels.lifecycle import Where, Who, record_event
 from parcels.models import Actor, KeypadGuard, Parcel, ParcelEvent, ParcelStatus, PickupCode
 from tests import parcel_states as states
@@ -133,6 +133,31 @@ def test_on_postgresql_a_right_code_at_a_clean_keypad_is_one_statement_without_a
     assert not any(query["sql"] in ("BEGIN", "COMMIT") for query in captured.captured_queries)
     assert _guard_counts(locker) == guard_before  # a right code at a clean keypad writes no guard
     assert PickupCode.objects.get(pk=second.pickup_code_id).state == PickupCode.State.USED
+
+
+@pytest.mark.postgres
+def test_a_code_used_alone_is_written_at_its_own_time_and_keypad_day_though_its_statement_is_built_once(
+        announce, locker):
+    al, bo, cy, di = (states.ready(announce, recipient=services.Recipient(name=name))
+                      for name in ("Al", "Bo", "Cy", "Di"))
+    started = timezone.now()
+    with time_machine.travel(started, tick=False):
+        services.pickup_code_verify(locker=locker, pin=services.code_secrets(al.pickup_code)[0])  # creates the guard
+        services.pickup_code_verify(locker=locker, pin=services.code_secrets(bo.pickup_code)[0])  # alone
+    next_day = started + timedelta(days=1, hours=1)
+    with time_machine.travel(next_day, tick=False):
+        # The guard is dated yesterday: a right code's turn moves it to today, so Cy's takes the turn.
+        services.pickup_code_verify(locker=locker, pin=services.code_secrets(cy.pickup_code)[0])
+        with CaptureQueriesContext(connection) as captured:
+            services.pickup_code_verify(locker=locker, pin=services.code_secrets(di.pickup_code)[0])
+
+    own = _own_statements(captured)
+    assert len(own) == 1 and _is_a_code_used_alone(own[0]), own
+    assert KeypadGuard.objects.get(locker=locker).day == keypad_day(locker, next_day)
+    for parcel, used_at in ((bo, started), (di, next_day)):
+        event = ParcelEvent.objects.get(parcel=parcel, type="door_opened_for_pickup")
+        assert event.occurred_at == event.recorded_at == used_at
+        assert PickupCode.objects.get(pk=parcel.pickup_code_id).ended_at == used_at
 
 
 @pytest.mark.postgres

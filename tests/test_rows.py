@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import DatabaseError, DataError, IntegrityError, connection, models, transaction
 from django.db.models import Model
@@ -227,3 +229,22 @@ def test_a_numbered_select_names_each_parts_field_by_its_place():
     assert numbered.col("k", "id") == f"found.c{len(PARTS[0].fields) + 2}"
     with pytest.raises(KeyError):
         numbered.col("x", "id")
+
+
+def test_a_statement_built_once_with_slots_runs_with_the_values_given_at_each_call(announce, locker):
+    first, second = states.ready(announce), states.ready(announce)
+    when, parcel = rows.Slot("when"), rows.Slot("parcel")
+    assert rows.adapted(Parcel, {"updated_at": when}) == [when]  # given at each call, as its field saves it
+    statement = rows.Sql(f"UPDATE {rows.table_name(Parcel)} SET {rows.column(Parcel, 'updated_at')} = %s "
+                         f"WHERE {rows.column(Parcel, 'id')} = %s", (when, parcel))
+    now = timezone.now()
+    later = now + timedelta(minutes=5)
+
+    for target, moment in ((first, now), (second, later)):
+        bound = statement.bound({"when": moment, "parcel": target.pk})
+        assert rows.write(bound.text, bound.params) == 1
+
+    assert Parcel.objects.get(pk=first.pk).updated_at == now
+    assert Parcel.objects.get(pk=second.pk).updated_at == later
+    with pytest.raises(KeyError):
+        statement.bound({"when": now})

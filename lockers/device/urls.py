@@ -6,12 +6,13 @@ from . import views
 
 app_name = "device"
 
+# The busiest first (Django tries them in order): every locker's heartbeat, every recipient's code.
 urlpatterns = [
+    path("heartbeat", views.HeartbeatView.as_view(), name="heartbeat"),
+    path("codes/pickup", views.PickupCodeView.as_view(), name="pickup-code"),
     path("provision", views.ProvisionView.as_view(), name="provision"),
     path("credentials/rotate", views.RotateSecretView.as_view(), name="rotate"),
-    path("heartbeat", views.HeartbeatView.as_view(), name="heartbeat"),
     path("bundle", views.BundleView.as_view(), name="bundle"),
-    path("codes/pickup", views.PickupCodeView.as_view(), name="pickup-code"),
     path("codes/drop-off", views.DropOffCodeView.as_view(), name="drop-off-code"),
     path("courier/sign-in", views.CourierSignInView.as_view(), name="courier-sign-in"),
     path("courier/parcels", views.CourierParcelsView.as_view(), name="courier-parcels"),
