@@ -4,7 +4,7 @@ Compiling a join of three or four models took the ORM 1 to 2.5 ms of CPU per que
 the benchmark machine, several times the query itself (docs/performance.md), and the
 two busiest requests of the network make such a join on every call. Here the SQL is
 written once, its column lists come from the models' own metadata (so a renamed
-column cannot drift), and each row is loaded with `Model.from_db` after the
+column cannot drift), and each row is loaded as `Model.from_db` would after the
 database converters the ORM would apply. Fields not selected are deferred: reading
 one later loads it, so a missing column costs a query, never a wrong value.
 
@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.db.models import signals
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,8 @@ class Part:
         primary_key = self.model._meta.pk
         return _Loading(attnames=tuple(field.attname for field in self.fields),
                         converters=tuple(_converters(field) for field in self.fields),
-                        primary_key=self.fields.index(primary_key) if primary_key in self.fields else None)
+                        primary_key=self.fields.index(primary_key) if primary_key in self.fields else None,
+                        plain=_plainly_built(self.model, self.fields))
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,40 @@ class _Loading:
     attnames: tuple[str, ...]
     converters: tuple[tuple[Callable[..., Any], ...], ...]  # each field's, in field order
     primary_key: int | None  # its place among the fields, if selected
+    plain: bool  # `_plainly_built`
+
+
+# The descriptors of a model's fields that store an assigned value as it is, as `Model.__init__`
+# does with each value of a fresh instance.
+_PLAIN_DESCRIPTORS = (DeferredAttribute, ForeignKeyDeferredAttribute)
+
+
+def _plainly_built(model: type[models.Model], fields: list[models.Field]) -> bool:
+    """Whether `from_db` of these fields' values is the instance's attributes set to them, and its state.
+
+    Not so for a model that loads its own way (`from_db` overridden) or a field whose
+    descriptor converts what is assigned to it (a phone number field, say); and not while
+    something listens to the model's `pre_init` or `post_init` (`load_row` asks at each row).
+    """
+    overridden = model.from_db.__func__ is not models.Model.from_db.__func__
+    return not overridden and all(type(inspect.getattr_static(model, field.attname, None)) in _PLAIN_DESCRIPTORS
+                                  for field in fields)
+
+
+def built(model: type[models.Model], values: Iterable[tuple[str, Any]], alias: str) -> models.Model:
+    """An instance of `model` read from database `alias`, its attributes `values` (attname, value),
+    as `from_db` makes one of a model that `_plainly_built` allows, but without `Model.__init__`:
+    it walks every field of the model (a parcel has two dozen), a twelfth of a pickup code
+    check's CPU. Fields not given are deferred, as with `from_db`."""
+    instance = model.__new__(model)
+    instance.__dict__.update(values)
+    state = instance._state = ModelState()
+    state.adding, state.db = False, alias
+    return instance
+
+
+def _init_listened(model: type[models.Model]) -> bool:
+    return signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model)
 
 
 def literal(value: str) -> str:
@@ -139,7 +179,10 @@ def load_row(parts: Sequence[Part], row: Sequence[Any]) -> list[models.Model | N
         if loading.primary_key is not None and loaded[loading.primary_key] is None:
             instances.append(None)  # the outer join found nothing for this part
             continue
-        instances.append(part.model.from_db(alias, loading.attnames, loaded))
+        if loading.plain and not _init_listened(part.model):
+            instances.append(built(part.model, zip(loading.attnames, loaded, strict=True), alias))
+        else:
+            instances.append(part.model.from_db(alias, loading.attnames, loaded))
     return instances
 
 

@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import pytest
 from django.db import DatabaseError, DataError, IntegrityError, connection, models, transaction
-from django.db.models import Model
+from django.db.models import Model, signals
+from django.db.models.query_utils import DeferredAttribute
 from django.utils import timezone
+from phonenumber_field.phonenumber import PhoneNumber
 
 from lockers.models import Compartment, DeviceNonce, Locker
 from lockers_site import rows
@@ -55,6 +57,29 @@ def test_an_outer_join_that_finds_nothing_gives_none_and_an_unselected_field_loa
     _, door, _ = rows.fetch(_sql(), [ready.pk], PARTS)[0]
     assert door.get_deferred_fields() >= {"size_class_id", "locker_id"}
     assert door.locker == Locker.objects.get(pk=ready.compartment.locker_id)  # loaded on access
+
+
+def test_instances_are_built_as_from_db_builds_them_unless_a_field_converts_or_someone_listens(announce, locker):
+    ready = states.ready(announce)
+    parcel, door, _ = rows.fetch(_sql(), [ready.pk], PARTS)[0]
+    # A phone number's descriptor makes a PhoneNumber of what it is given: a part with one goes through from_db.
+    assert type(Parcel.recipient_phone) is not DeferredAttribute
+    assert not rows.Part(Parcel, "p").loading.plain and rows.Part(Parcel, "p", ("id", "status")).loading.plain
+    assert isinstance(parcel.recipient_phone, PhoneNumber) and parcel.recipient_phone == ready.recipient_phone
+    assert not door._state.adding and door._state.db == "default"
+    assert door.get_deferred_fields() == Compartment.objects.only("id", "label").get(pk=door.pk).get_deferred_fields()
+
+    seen: list[Compartment] = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance)
+
+    signals.post_init.connect(listener, sender=Compartment)
+    try:
+        _, door_watched, _ = rows.fetch(_sql(), [ready.pk], PARTS)[0]
+    finally:
+        signals.post_init.disconnect(listener, sender=Compartment)
+    assert seen == [door_watched]  # built by Model.__init__, which sends the signal
 
 
 @pytest.mark.postgres

@@ -28,7 +28,6 @@ from typing import Any, Protocol
 import redis
 from django.core.signals import setting_changed
 from django.db import IntegrityError, models
-from django.db.models.base import ModelState
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
@@ -114,11 +113,8 @@ def _copied(instance: models.Model) -> models.Model:
     The values are shared, which is safe as they are immutable (ids, text, datetimes);
     a request that assigns a field changes its own copy only.
     """
-    copy = instance.__class__.__new__(instance.__class__)
-    copy.__dict__.update(instance.__dict__)
-    copy._state = ModelState()
-    copy._state.adding, copy._state.db = False, instance._state.db
-    return copy
+    values = ((name, value) for name, value in instance.__dict__.items() if name != "_state")
+    return rows.built(instance.__class__, values, instance._state.db)
 
 
 def credential_copy(credential: DeviceCredential) -> DeviceCredential:
