@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -123,15 +124,16 @@ def compartments_set_condition(*, compartment_ids: list[int], condition: str) ->
     return Compartment.objects.filter(pk__in=compartment_ids).exclude(condition=condition).update(condition=condition)
 
 
-def locker_heartbeat_sql(*, locker_id: int, firmware_version: str | None = None,
-                         report: dict[str, Any] | None = None) -> rows.Sql:
+def locker_heartbeat_sql(*, locker_id: int | rows.Slot, firmware_version: str | rows.Slot | None = None,
+                         report: dict[str, Any] | rows.Slot | None = None,
+                         now: datetime | rows.Slot | None = None) -> rows.Sql:
     """The statement `locker_record_heartbeat` runs, for a caller that runs it inside a larger one.
 
     It returns the locker's id and its last event sequence, as they are once the row is
     written: an event batch holding the row's lock is waited for, so the sequence is
-    never older than the batch's.
+    never older than the batch's. The locker is seen `now` (the time, unless given).
     """
-    fields: dict[str, object] = {"last_heartbeat_at": timezone.now()}
+    fields: dict[str, object] = {"last_heartbeat_at": now or timezone.now()}
     if firmware_version:
         fields["firmware_version"] = firmware_version
     if report is not None:

@@ -332,11 +332,22 @@ def any_of(values: Sequence[str]) -> Sql:
     element, cost a twentieth of a heartbeat), an IN list elsewhere. Raises ValueError for
     a value holding the separator.
     """
+    if connection.vendor == "postgresql":
+        return any_of_joined(joined(values))
+    joined(values)  # the same refusal everywhere
+    return Sql(f"IN ({placeholders(len(values))})" if values else "IN (NULL)", tuple(values))
+
+
+def any_of_joined(values: str | Slot) -> Sql:
+    """PostgreSQL: `any_of` of values already `joined` (or of a slot bound to them)."""
+    return Sql("= ANY(string_to_array(%s, chr(31)))", (values,))
+
+
+def joined(values: Sequence[str]) -> str:
+    """The text values as `any_of_joined` takes them. Raises ValueError for a value holding the separator."""
     if any(_SEPARATOR in value for value in values):
         raise ValueError("A value to match holds the unit separator character.")
-    if connection.vendor == "postgresql":
-        return Sql("= ANY(string_to_array(%s, chr(31)))", (_SEPARATOR.join(values),))
-    return Sql(f"IN ({placeholders(len(values))})" if values else "IN (NULL)", tuple(values))
+    return _SEPARATOR.join(values)
 
 
 @functools.lru_cache(maxsize=64)
@@ -355,7 +366,8 @@ def update_sql(model: type[models.Model], values: dict[str, Any], *, where: dict
     another part of a `with_` statement), part of the statement's text."""
     meta = model._meta
     params = adapted(model, values)
-    params += [meta.get_field(name).get_db_prep_value(value, connection) for name, value in where.items()]
+    params += [value if isinstance(value, Slot) else meta.get_field(name).get_db_prep_value(value, connection)
+               for name, value in where.items()]
     return Sql(_update_sql(model, tuple(values), tuple(where), returning, also), tuple(params))
 
 

@@ -220,6 +220,30 @@ def test_a_heartbeat_records_door_states_and_sensors_and_delivers_commands(devic
     assert device.post("heartbeat", {}).json()["commands"] == []
 
 
+def test_each_heartbeat_is_recorded_at_its_own_time_with_what_it_reports(device, django_user_model):
+    door = device.locker.compartments.first()
+    device.post("heartbeat", {"firmware_version": "2.1.0", "doors": [{"door": door.label, "state": "closed"}]})
+    operator = django_user_model.objects.create_user("ops", password="x")
+    command = locker_command_queue(locker=device.locker, kind=LockerCommand.Kind.REFRESH_BUNDLE, compartment=None,
+                                   reason="Ticket 7", requested_by=operator)
+    later = timezone.now() + timedelta(minutes=3)
+
+    with time_machine.travel(later, tick=False):
+        answer = device.post("heartbeat", {"firmware_version": "2.1.1",
+                                           "doors": [{"door": door.label, "state": "open"}],
+                                           "sensors": [{"zone": "ambient", "temperature_c": 19.0}]})
+
+    assert answer.status_code == 200
+    device.locker.refresh_from_db()
+    assert device.locker.last_heartbeat_at == later and device.locker.firmware_version == "2.1.1"
+    assert device.locker.last_report["at"] == later.isoformat()
+    assert device.locker.last_report["sensors"] == [{"zone": "ambient", "temperature_c": 19.0}]
+    assert device.locker.last_report["doors_open"] == [door.label]
+    door.refresh_from_db()
+    assert (door.door_state, door.door_state_at) == ("open", later)
+    assert LockerCommand.objects.get(pk=command.pk).sent_at == later
+
+
 def test_a_heartbeat_delivers_waiting_commands_oldest_first_until_acknowledged(device, django_user_model):
     operator = django_user_model.objects.create_user("ops", password="x")
     first, second = (locker_command_queue(locker=device.locker, kind=LockerCommand.Kind.REFRESH_BUNDLE,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -120,14 +120,14 @@ def _sent_text(locker: str) -> str:
             f"AND {state} = {rows.literal(LockerCommand.State.QUEUED)}")
 
 
-def sent_sql(locker: rows.Sql) -> rows.Sql:
-    """Every queued command of `locker` (an id's expression) marked sent now.
+def sent_sql(locker: rows.Sql, now: datetime | rows.Slot) -> rows.Sql:
+    """Every queued command of `locker` (an id's expression) marked sent `now`.
 
     The state is checked again on the row: a command a racing heartbeat already sent
     keeps its first `sent_at`.
     """
-    (now,) = rows.adapted(LockerCommand, {"sent_at": timezone.now()})
-    return rows.Sql(_sent_text(locker.text), (now, *locker.params))
+    (sent_at,) = rows.adapted(LockerCommand, {"sent_at": now})
+    return rows.Sql(_sent_text(locker.text), (sent_at, *locker.params))
 
 
 def waiting_load(found: list[list[Model | None]]) -> list[LockerCommand]:
@@ -151,7 +151,7 @@ def locker_commands_deliver(*, locker: Locker) -> list[LockerCommand]:
     read = waiting_sql(by_id)
     waiting = waiting_load(rows.fetch(read.text, read.params, COMMAND_ROW))
     if any(command.state == LockerCommand.State.QUEUED for command in waiting):
-        mark = sent_sql(by_id)
+        mark = sent_sql(by_id, timezone.now())
         rows.write(mark.text, mark.params)
     return waiting
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -45,19 +46,21 @@ def _doors_text(locker: str, reported: str, opened: str) -> str:
             f"WHERE {locker_id} = {locker} AND {label} {reported} AND {state} <> {now_state}")
 
 
-def _doors_sql(locker: rows.Sql, doors: dict[str, str], opened: list[str]) -> rows.Sql:
-    """The reported door states stored by one statement that touches only the doors whose state changed.
-
-    `opened` are the labels of `doors` reported open. Written out like the other
-    per-heartbeat statements (`lockers_site.rows`): the ORM's CASE expression cost about
-    a quarter of a heartbeat's CPU. A door not reported open is closed: the serializer
-    admits only the two states.
-    """
+def _doors_checked(doors: dict[str, str]) -> None:
+    # A door not reported open is closed: the serializer admits only the two states.
     unknown = set(doors.values()) - {Compartment.DoorState.OPEN, Compartment.DoorState.CLOSED}
     if unknown:
         raise ValueError(f"Door states are open or closed, not {sorted(unknown)}.")
-    reported, is_open = rows.any_of(list(doors)), rows.any_of(opened)
-    (state_at,) = rows.adapted(Compartment, {"door_state_at": timezone.now()})
+
+
+def _doors_sql(locker: rows.Sql, reported: rows.Sql, is_open: rows.Sql, now: datetime | rows.Slot) -> rows.Sql:
+    """The reported door states stored by one statement that touches only the doors whose state changed.
+
+    `reported` and `is_open` test a label (`rows.any_of`): a door the locker reported, one
+    it reported open. Written out like the other per-heartbeat statements
+    (`lockers_site.rows`): the ORM's CASE expression cost about a quarter of a heartbeat's CPU.
+    """
+    (state_at,) = rows.adapted(Compartment, {"door_state_at": now})
     params = (*is_open.params, state_at, *locker.params, *reported.params, *is_open.params)
     return rows.Sql(_doors_text(locker.text, reported.text, is_open.text), params)
 
@@ -82,6 +85,29 @@ def _last_report(report: HeartbeatIn, opened: list[str]) -> dict[str, Any]:
 _COMMIT_WITHOUT_FLUSH = " CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS commit_without_flush"
 
 
+# What changes from one heartbeat to the next: its statement's slots (`_heartbeat_sql`).
+_LOCKER, _NOW, _FIRMWARE, _REPORT, _REPORTED, _OPENED = (
+    rows.Slot(name) for name in ("locker", "now", "firmware", "report", "reported", "opened"))
+
+
+@functools.lru_cache(maxsize=8)
+def _heartbeat_sql(*, firmware: bool, doors: bool, flush: bool) -> rows.Sql:
+    """PostgreSQL: the statement of `_recorded_in_one_statement`, built once for each shape of heartbeat
+    (with a firmware version or not, door states or not, in a caller's transaction or not)."""
+    seen = locker_heartbeat_sql(locker_id=_LOCKER, firmware_version=_FIRMWARE if firmware else None,
+                                report=_REPORT, now=_NOW)
+    written = rows.Sql("(SELECT id FROM seen)")
+    parts = {"seen": seen, "sent": commands.sent_sql(written, _NOW)}
+    if doors:
+        parts["doors"] = _doors_sql(written, rows.any_of_joined(_REPORTED), rows.any_of_joined(_OPENED), _NOW)
+    parts |= bundle.kept_version_parts(_LOCKER, written)
+    waiting = commands.waiting_sql(rows.Sql("%s", (_LOCKER,)))
+    without_flush = "" if flush else _COMMIT_WITHOUT_FLUSH
+    main = rows.Sql(f"SELECT seen.last_event_sequence, bundle.version, waiting.* FROM seen CROSS JOIN bundle"
+                    f"{without_flush} LEFT JOIN ({waiting.text}) waiting ON true", waiting.params)
+    return rows.with_(parts, main)
+
+
 def _recorded_in_one_statement(locker: Locker, report: HeartbeatIn,
                                opened: list[str]) -> tuple[int | None, list[LockerCommand], str]:
     """PostgreSQL: the whole heartbeat as one statement of data-modifying CTEs, in autocommit.
@@ -92,20 +118,15 @@ def _recorded_in_one_statement(locker: Locker, report: HeartbeatIn,
     as they were before this statement marked the queued ones sent (they are answered
     all the same), and a command queued meanwhile is neither read nor marked. The bundle
     version is the one kept for the locker unless its site's change log moved
-    (`bundle.kept_version_parts`).
+    (`bundle.kept_version_parts`). The statement is built once per shape (`_heartbeat_sql`).
     """
-    seen = locker_heartbeat_sql(locker_id=locker.pk, firmware_version=report.firmware_version or None,
-                                report=_last_report(report, opened))
-    written = rows.Sql("(SELECT id FROM seen)")
-    parts = {"seen": seen, "sent": commands.sent_sql(written)}
-    if report.doors:
-        parts["doors"] = _doors_sql(written, report.doors, opened)
-    parts |= bundle.kept_version_parts(locker.pk, written)
-    waiting = commands.waiting_sql(rows.Sql("%s", (locker.pk,)))
-    without_flush = "" if connection.in_atomic_block else _COMMIT_WITHOUT_FLUSH
-    main = rows.Sql(f"SELECT seen.last_event_sequence, bundle.version, waiting.* FROM seen CROSS JOIN bundle"
-                    f"{without_flush} LEFT JOIN ({waiting.text}) waiting ON true", waiting.params)
-    statement = rows.with_(parts, main)
+    (last_report,) = rows.adapted(Locker, {"last_report": _last_report(report, opened)})
+    shape = _heartbeat_sql(firmware=bool(report.firmware_version), doors=bool(report.doors),
+                           flush=connection.in_atomic_block)
+    statement = shape.bound({
+        "locker": locker.pk, "now": timezone.now(), "firmware": report.firmware_version, "report": last_report,
+        "reported": rows.joined(list(report.doors)), "opened": rows.joined(opened),
+    })
     with rows.alone():
         found = rows.execute(statement.text, statement.params)
     if not found:
@@ -127,7 +148,8 @@ def _recorded_in_steps(locker: Locker, report: HeartbeatIn,
         except Locker.DoesNotExist:
             raise LockerDecommissioned() from None
         if report.doors:
-            doors = _doors_sql(rows.Sql("%s", (locker.pk,)), report.doors, opened)
+            doors = _doors_sql(rows.Sql("%s", (locker.pk,)), rows.any_of(list(report.doors)), rows.any_of(opened),
+                               timezone.now())
             rows.write(doors.text, doors.params)
         waiting = commands.locker_commands_deliver(locker=locker)
     return last_event_sequence, waiting, bundle.bundle_version(locker)
@@ -144,6 +166,7 @@ def device_heartbeat_record(*, locker: Locker, credential: DeviceCredential, rep
     Only the locker's id is read from `locker` (the object may come from a per-process
     cache): the last event sequence comes from the database, with the heartbeat's write.
     """
+    _doors_checked(report.doors)
     opened = sorted(label for label, state in report.doors.items() if state == Compartment.DoorState.OPEN)
     record = _recorded_in_one_statement if connection.vendor == "postgresql" else _recorded_in_steps
     last_event_sequence, waiting, version = record(locker, report, opened)
