@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from lockers.models import Compartment, DeviceEvent, LockerCommand
 from lockers.services import MAX_COMPARTMENTS_PER_LOCKER
 from notifications.models import Notification
 from parcels.lifecycle import Who
-from parcels.models import Actor, ParcelEvent, ParcelStatus
+from parcels.models import Actor, ParcelEvent, ParcelStatus, PickupCode
 from parcels.services import code_secrets, parcel_extend, parcels_expire_due
 from tests import parcel_states as states
 from tests.device_support import deposited
@@ -429,6 +430,40 @@ def test_a_gzip_body_is_accepted(device, announce):
     answer = device.post("events", {"events": close_after("pickup", {"door": parcel.compartment.label,
                                                                      "parcel_id": parcel.pk})}, gzipped=True)
     assert answer.status_code == 200 and answer.json()["applied"] == 2
+
+
+def test_any_device_request_may_be_gzip_compressed(device, announce):
+    parcel = states.ready(announce)
+    pin, _ = code_secrets(parcel.pickup_code)
+    answer = device.post("codes/pickup", {"pin": pin}, gzipped=True)
+    assert answer.status_code == 200 and answer.json()["doors"][0]["parcel_id"] == parcel.pk
+
+
+def _signed_raw(device, path: str, body: bytes, content_type: str):
+    full = "/api/device/v1/" + path
+    headers = signing.signed_headers(serial=device.locker.serial_number, secret=device.secret, method="POST",
+                                     path=full, body=body, timestamp=int(time.time()))
+    return device.client.generic("POST", full, body, content_type=content_type, headers=headers)
+
+
+@pytest.mark.parametrize("body", [b'{"pin": NaN}', b'{"pin": "1234"', b'{"pin": "\xe9"}'])  # NaN, cut, not UTF-8
+def test_a_body_that_is_not_json_is_a_parse_problem_and_uses_nothing(device, announce, body):
+    parcel = states.ready(announce)
+    answer = _signed_raw(device, "codes/pickup", body, "application/json")
+    assert answer.status_code == 400 and answer.json()["type"].endswith("/parse_error")
+    assert PickupCode.objects.get(pk=parcel.pickup_code_id).state == PickupCode.State.LIVE
+
+
+def test_a_device_body_that_is_not_json_is_an_unsupported_media_type(device):
+    answer = _signed_raw(device, "codes/pickup", b"pin=1234", "application/x-www-form-urlencoded")
+    assert answer.status_code == 415 and answer["Content-Type"].startswith("application/problem+json")
+
+
+def test_a_json_content_type_with_a_charset_is_read_as_json(device, announce):
+    parcel = states.ready(announce)
+    pin, _ = code_secrets(parcel.pickup_code)
+    answer = _signed_raw(device, "codes/pickup", json.dumps({"pin": pin}).encode(), "application/json; charset=utf-8")
+    assert answer.status_code == 200 and answer.json()["doors"][0]["parcel_id"] == parcel.pk
 
 
 @pytest.mark.parametrize("field", ["sequence", "parcel_id"])
