@@ -93,7 +93,11 @@ _LOCKER, _NOW, _FIRMWARE, _REPORT, _REPORTED, _OPENED = (
 @functools.lru_cache(maxsize=8)
 def _heartbeat_sql(*, firmware: bool, doors: bool, flush: bool) -> rows.Sql:
     """PostgreSQL: the statement of `_recorded_in_one_statement`, built once for each shape of heartbeat
-    (with a firmware version or not, door states or not, in a caller's transaction or not)."""
+    (with a firmware version or not, door states or not, in a caller's transaction or not).
+
+    The constants it holds (the kept bundle version's period, the digest's format) are read
+    when it is built: a test that changes one clears this cache.
+    """
     seen = locker_heartbeat_sql(locker_id=_LOCKER, firmware_version=_FIRMWARE if firmware else None,
                                 report=_REPORT, now=_NOW)
     written = rows.Sql("(SELECT id FROM seen)")
