@@ -332,9 +332,9 @@ def any_of(values: Sequence[str]) -> Sql:
     element, cost a twentieth of a heartbeat), an IN list elsewhere. Raises ValueError for
     a value holding the separator.
     """
+    one_text = joined(values)  # refuses a value holding the separator, on every database
     if connection.vendor == "postgresql":
-        return any_of_joined(joined(values))
-    joined(values)  # the same refusal everywhere
+        return any_of_joined(one_text)
     return Sql(f"IN ({placeholders(len(values))})" if values else "IN (NULL)", tuple(values))
 
 

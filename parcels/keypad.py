@@ -158,7 +158,7 @@ def keypad_left_unchanged(*, locker_id: int | rows.Slot, day: date | rows.Slot) 
     (`keypad_turn_take`), as a wrong code does, so this never answers by itself.
 
     The condition is what `_turn_judged` and `_clear_streak` do to a right code's turn,
-    written in SQL; tests/test_keypad.py holds the two to the same answers. `day` is the
+    written in SQL; tests/test_code_check_statements.py holds the two to the same answers. `day` is the
     locker's local day now (`keypad_day`).
     """
     return rows.Sql(_left_unchanged_sql(), (locker_id, day))
