@@ -3,6 +3,7 @@ writes, and room kept on a table's pages for its rows' next versions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.postgres.operations import AddIndexConcurrently
@@ -12,6 +13,17 @@ from django.db.migrations.operations.base import Operation
 
 def _on_postgresql(schema_editor: Any) -> bool:
     return schema_editor.connection.vendor == "postgresql"
+
+
+def postgresql_only(sql: str) -> Callable[[Any, Any], None]:
+    """A RunPython function executing `sql` on PostgreSQL only, for what exists there alone
+    (the bundle change log's triggers: on SQLite the heartbeat takes the digest every time)."""
+
+    def run(apps: Any, schema_editor: Any) -> None:
+        if _on_postgresql(schema_editor):
+            schema_editor.execute(sql)
+
+    return run
 
 
 class AddIndexOnline(AddIndexConcurrently):

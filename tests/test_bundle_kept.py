@@ -218,3 +218,16 @@ def test_a_code_of_another_site_is_not_in_the_bundle(device, announce):
 
     assert device.get("bundle").json()["codes"] == []
     assert _answered(device) == bundle_version(device.locker) != alone
+
+
+def test_every_change_log_function_keeps_its_plan_between_calls(db):
+    # A LANGUAGE sql function that is not inlined (a trigger's PERFORM never is) is parsed
+    # and planned again on each call before PostgreSQL 18: the door look-up written so cost
+    # about 100 µs on every parcel a write touched (lockers.0011, docs/performance.md).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT p.proname, l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang "
+                       "WHERE p.proname LIKE 'lockers\\_bundle\\_%%'")
+        languages = dict(cursor.fetchall())
+
+    assert len(languages) == 6
+    assert set(languages.values()) == {"plpgsql"}, languages
