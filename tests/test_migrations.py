@@ -77,3 +77,22 @@ def test_a_covered_foreign_key_index_is_dropped_online_and_its_constraint_kept()
         # Only the index goes, without locking writes; the foreign key is not dropped and re-checked.
         assert 'DROP INDEX CONCURRENTLY IF EXISTS "parcels_parcelevent_parcel_id_e795cab7"' in dropping
         assert "CONSTRAINT" not in dropping and "BEGIN;" not in dropping
+
+
+PICKUP_CODE_PATTERN_INDEXES = {"parcels_pickupcode_seed_4c1bf2ab_like", "parcels_pickupcode_qr_hash_e081e969_like"}
+
+
+def test_a_pickup_codes_pattern_indexes_are_dropped_on_postgresql_and_its_unique_ones_kept():
+    before, _ = _indexes_and_foreign_keys("parcels_pickupcode")
+    call_command("migrate", "parcels", "0008", verbosity=0)
+    restored, _ = _indexes_and_foreign_keys("parcels_pickupcode")
+    call_command("migrate", verbosity=0)
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "parcels_pickupcode")
+    assert {tuple(c["columns"]) for c in constraints.values() if c["unique"]} >= {("seed",), ("qr_hash",)}
+    assert _indexes_and_foreign_keys("parcels_pickupcode")[0] == before
+    if connection.vendor == "postgresql":
+        # Each was written on every code used, and no query reads a seed or a QR hash by prefix.
+        assert not PICKUP_CODE_PATTERN_INDEXES & before
+        assert restored >= PICKUP_CODE_PATTERN_INDEXES
