@@ -15,13 +15,16 @@ def _on_postgresql(schema_editor: Any) -> bool:
     return schema_editor.connection.vendor == "postgresql"
 
 
-def postgresql_only(sql: str) -> Callable[[Any, Any], None]:
-    """A RunPython function executing `sql` on PostgreSQL only, for what exists there alone
-    (the bundle change log's triggers: on SQLite the heartbeat takes the digest every time)."""
+def postgresql_only(*statements: str) -> Callable[[Any, Any], None]:
+    """A RunPython function executing `statements` on PostgreSQL only, for what exists there
+    alone (the bundle change log's triggers, Django's pattern-ops indexes). Each is sent on
+    its own: PostgreSQL runs several statements sent at once as one transaction, where
+    `CONCURRENTLY` is refused."""
 
     def run(apps: Any, schema_editor: Any) -> None:
         if _on_postgresql(schema_editor):
-            schema_editor.execute(sql)
+            for statement in statements:
+                schema_editor.execute(statement)
 
     return run
 

@@ -7,7 +7,8 @@ from lockers_site.migration_ops import postgresql_only
 # PERFORM from a trigger is not): it parsed and planned its join on every parcel a write
 # touched. Measured on PostgreSQL 15 with one commit per call, a call cost 119 to 139 µs
 # against 39 to 51 µs written in PL/pgSQL, whose plan a session keeps: about 80 µs of
-# the database's time saved on every pickup code used (docs/performance.md, *Twelfth pass*).
+# the database's time saved on every write that moves a waiting parcel (a deposit, a door
+# event's pickup, the expiry job; docs/performance.md, *Twelfth pass*).
 # Same arguments, same effect; only the language changes.
 PLPGSQL = """
 CREATE OR REPLACE FUNCTION lockers_bundle_changed_at_door(door bigint) RETURNS void LANGUAGE plpgsql AS $$
