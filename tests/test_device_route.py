@@ -42,3 +42,15 @@ def test_a_locker_is_answered_in_the_default_language_after_a_page_in_another(de
 def test_an_unknown_device_path_is_a_404_and_a_device_view_error_its_problem_answer(device, client):
     assert client.get(DEVICE_API + "v1/no-such-thing").status_code == 404
     assert client.post(DEVICE_API + "v1/heartbeat", HEARTBEAT, content_type="application/json").status_code == 401
+
+
+def test_every_device_answer_gives_its_length_so_the_server_need_not_chunk_it(device, client):
+    """Without `Content-Length` gunicorn frames an answer in chunks (three writes, a body to decode)."""
+    accepted = device.post("heartbeat", HEARTBEAT)
+    refused = device.post("heartbeat", {"last_event_sequence": -1})
+    unsigned = client.post(DEVICE_API + "v1/heartbeat", HEARTBEAT, content_type="application/json")
+    unknown = client.get(DEVICE_API + "v1/no-such-thing")
+
+    assert [answer.status_code for answer in (accepted, refused, unsigned, unknown)] == [200, 400, 401, 404]
+    for answer in (accepted, refused, unsigned, unknown):
+        assert answer["Content-Length"] == str(len(answer.content))

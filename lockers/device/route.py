@@ -7,6 +7,11 @@ yet cost a tenth of a heartbeat's CPU (docs/performance.md, *Tenth pass*). Liste
 after the security middleware (which still applies), `DeviceApiRoute` sends every request
 under the device API's prefix to URL resolution and its view, with no middleware below;
 every other request goes on down the list.
+
+Of what the browser's middleware does, one thing concerns every HTTP client: the common
+middleware gives each answer its `Content-Length`. Without it gunicorn frames the answer
+in chunks, three writes instead of two and a chunked body for the locker to decode, so
+the route gives the header itself.
 """
 
 from __future__ import annotations
@@ -46,4 +51,11 @@ class DeviceApiRoute:
         # A thread keeps the language its last request activated (the locale middleware
         # sets it per request and never unsets it): a locker is answered in the default one.
         translation.activate(settings.LANGUAGE_CODE)
-        return self.view_only.get_response(request)
+        return _with_length(self.view_only.get_response(request))
+
+
+def _with_length(response: HttpResponse) -> HttpResponse:
+    """`Content-Length` on an answer that is not streamed, as `CommonMiddleware` sets it."""
+    if not response.streaming and not response.has_header("Content-Length"):
+        response.headers["Content-Length"] = str(len(response.content))
+    return response
