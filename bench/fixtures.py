@@ -44,6 +44,11 @@ BURST_LAYOUT = "\n".join(["s s s s s s s s"] * 6)
 BURST_DOORS = 48
 # Around Minneapolis, where the search benchmark looks.
 CENTRE = (44.9740, -93.2650)
+# The search has always seen 45 device sites (with the announce and burst sites) around
+# its point; the device sites beyond them are there for their codes alone and stand around
+# Rochester, 120 km away, so the search measures the same neighbourhood as before.
+SEARCHED_DEVICE_SITES = 45
+FAR_CENTRE = (44.0121, -92.4802)
 COURIER_PIN = "2468"
 
 
@@ -51,16 +56,16 @@ COURIER_PIN = "2468"
 class Sizing:
     """How much to prepare: device sites hold waiting parcels, announce sites stay empty."""
 
-    device_sites: int = 45
+    device_sites: int = 75  # 15,750 codes: 3,600 for the ratio rounds, 1,200 and up to 15 s at 70%
     announce_sites: int = 20
     lockers_per_site: int = 3
     ready_per_locker: int = 70  # each one a pickup code to validate once
     deposits_per_locker: int = 15  # announced parcels for the courier to scan
 
 
-def _site(tag: str, index: int, rng: random.Random, kind: str) -> Site:
-    lat = Decimal(f"{CENTRE[0] + rng.uniform(-0.03, 0.03):.6f}")
-    lon = Decimal(f"{CENTRE[1] + rng.uniform(-0.04, 0.04):.6f}")
+def _site(tag: str, index: int, rng: random.Random, kind: str, centre: tuple[float, float] = CENTRE) -> Site:
+    lat = Decimal(f"{centre[0] + rng.uniform(-0.03, 0.03):.6f}")
+    lon = Decimal(f"{centre[1] + rng.uniform(-0.04, 0.04):.6f}")
     return Site.objects.create(
         code=f"bench-{tag}-{kind}-{index}", name=f"Bench {tag} {kind} {index}", address_line=f"{index} Bench St",
         city="Minneapolis", region="MN", postal_code="55401", latitude=lat, longitude=lon,
@@ -147,7 +152,7 @@ def bench_fixtures_prepare(*, tag: str, sizing: Sizing, seed: int = 8) -> dict[s
     deposits: list[list[str]] = []
     number = 0
     for index in range(sizing.device_sites):
-        site = _site(tag, index, rng, "device")
+        site = _site(tag, index, rng, "device", CENTRE if index < SEARCHED_DEVICE_SITES else FAR_CENTRE)
         site_pins: set[str] = set()  # a live PIN is unique at its site, across its lockers
         for unit in range(sizing.lockers_per_site):
             locker, secret = _locker(site, f"BN-{tag}-{index}-{unit}", LOCKER_LAYOUT)

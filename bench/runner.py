@@ -38,10 +38,12 @@ HOT_PATHS = ("code", "heartbeat")
 # The bare view and the two hot paths (with the signed floor) take turns in rounds, each
 # path's rounds pooled into one result: a machine whose speed drifts during the run
 # (a shared one does, by a third within a minute) then tilts every path and the bare
-# view alike, and each round's own ratio shows the spread.
-RATIO_ROUNDS = 3
-RATIO_PATHS = [("bare view", "bare", 15000), ("signed floor", "signed", 3000), ("code validation", "code", 2500),
-               ("heartbeat", "heartbeat", 3000)]
+# view alike, and each round's own ratio shows the spread. Six rounds of about a second
+# each (three of two to three seconds before the thirteenth pass): the more often the
+# paths take turns, the less a slow second of the machine weighs on one path alone.
+RATIO_ROUNDS = 6
+RATIO_PATHS = [("bare view", "bare", 24000), ("signed floor", "signed", 3000), ("code validation", "code", 3600),
+               ("heartbeat", "heartbeat", 3600)]
 
 FAST_RUNS: list[dict[str, Any]] = [
     {"name": "warm-up", "path": "bare", "count": 600, "concurrency": 16},

@@ -41,3 +41,21 @@ def test_a_pin_drawn_at_one_locker_of_a_site_is_drawn_again_at_another(monkeypat
                                                           ready_per_locker=2, deposits_per_locker=0))
 
     assert sorted(pin for _, pin in plan["codes"]) == ["11111111", "22222222", "33333333", "44444444"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_device_sites_beyond_the_searched_ones_stand_outside_the_search_radius(monkeypatch):
+    """More codes for the hot paths must not change the neighbourhood the site search measures."""
+    from bench import fixtures
+    from parcels.allocation import sites_near
+
+    monkeypatch.setattr(fixtures, "SEARCHED_DEVICE_SITES", 1)
+    plan = bench_fixtures_prepare(tag="t3", sizing=Sizing(device_sites=3, announce_sites=0, lockers_per_site=1,
+                                                          ready_per_locker=1, deposits_per_locker=0))
+
+    latitude, longitude = plan["search_point"]
+    seen = {site.code for site, _ in sites_near(latitude, longitude, 5.0)}
+    assert {"bench-t3-device-0", "bench-t3-burst-0"} <= seen
+    assert not seen & {"bench-t3-device-1", "bench-t3-device-2"}
+    assert len(plan["codes"]) == 3  # the far sites' codes are in the plan all the same
