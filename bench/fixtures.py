@@ -44,11 +44,21 @@ BURST_LAYOUT = "\n".join(["s s s s s s s s"] * 6)
 BURST_DOORS = 48
 # Around Minneapolis, where the search benchmark looks.
 CENTRE = (44.9740, -93.2650)
+
+
+@dataclass(frozen=True)
+class Place:
+    city: str
+    postal_code: str
+    centre: tuple[float, float]
+
+
+NEAR = Place("Minneapolis", "55401", CENTRE)
 # The search has always seen 45 device sites (with the announce and burst sites) around
-# its point; the device sites beyond them are there for their codes alone and stand around
+# its point; the device sites beyond them are there for their codes alone and stand in
 # Rochester, 120 km away, so the search measures the same neighbourhood as before.
 SEARCHED_DEVICE_SITES = 45
-FAR_CENTRE = (44.0121, -92.4802)
+FAR = Place("Rochester", "55901", (44.0121, -92.4802))
 COURIER_PIN = "2468"
 
 
@@ -63,12 +73,12 @@ class Sizing:
     deposits_per_locker: int = 15  # announced parcels for the courier to scan
 
 
-def _site(tag: str, index: int, rng: random.Random, kind: str, centre: tuple[float, float] = CENTRE) -> Site:
-    lat = Decimal(f"{centre[0] + rng.uniform(-0.03, 0.03):.6f}")
-    lon = Decimal(f"{centre[1] + rng.uniform(-0.04, 0.04):.6f}")
+def _site(tag: str, index: int, rng: random.Random, kind: str, place: Place = NEAR) -> Site:
+    lat = Decimal(f"{place.centre[0] + rng.uniform(-0.03, 0.03):.6f}")
+    lon = Decimal(f"{place.centre[1] + rng.uniform(-0.04, 0.04):.6f}")
     return Site.objects.create(
         code=f"bench-{tag}-{kind}-{index}", name=f"Bench {tag} {kind} {index}", address_line=f"{index} Bench St",
-        city="Minneapolis", region="MN", postal_code="55401", latitude=lat, longitude=lon,
+        city=place.city, region="MN", postal_code=place.postal_code, latitude=lat, longitude=lon,
     )
 
 
@@ -152,7 +162,7 @@ def bench_fixtures_prepare(*, tag: str, sizing: Sizing, seed: int = 8) -> dict[s
     deposits: list[list[str]] = []
     number = 0
     for index in range(sizing.device_sites):
-        site = _site(tag, index, rng, "device", CENTRE if index < SEARCHED_DEVICE_SITES else FAR_CENTRE)
+        site = _site(tag, index, rng, "device", NEAR if index < SEARCHED_DEVICE_SITES else FAR)
         site_pins: set[str] = set()  # a live PIN is unique at its site, across its lockers
         for unit in range(sizing.lockers_per_site):
             locker, secret = _locker(site, f"BN-{tag}-{index}-{unit}", LOCKER_LAYOUT)

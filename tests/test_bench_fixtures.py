@@ -6,9 +6,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from bench import fixtures
 from bench.fixtures import Sizing, bench_fixtures_prepare
 from lockers.models import Locker
 from parcels import codes
+from parcels.allocation import sites_near
 from parcels.models import KeypadGuard
 from parcels.services import pickup_code_verify
 
@@ -47,9 +49,6 @@ def test_a_pin_drawn_at_one_locker_of_a_site_is_drawn_again_at_another(monkeypat
 @pytest.mark.django_db(transaction=True)
 def test_device_sites_beyond_the_searched_ones_stand_outside_the_search_radius(monkeypatch):
     """More codes for the hot paths must not change the neighbourhood the site search measures."""
-    from bench import fixtures
-    from parcels.allocation import sites_near
-
     monkeypatch.setattr(fixtures, "SEARCHED_DEVICE_SITES", 1)
     plan = bench_fixtures_prepare(tag="t3", sizing=Sizing(device_sites=3, announce_sites=0, lockers_per_site=1,
                                                           ready_per_locker=1, deposits_per_locker=0))
