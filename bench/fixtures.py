@@ -42,24 +42,25 @@ DOORS_PER_LOCKER = 90
 # The burst site: fewer doors than concurrent reservations, so some must be refused.
 BURST_LAYOUT = "\n".join(["s s s s s s s s"] * 6)
 BURST_DOORS = 48
-# Around Minneapolis, where the search benchmark looks.
-CENTRE = (44.9740, -93.2650)
+COURIER_PIN = "2468"
 
 
 @dataclass(frozen=True)
 class Place:
+    """Where a bench site stands: its town and the point its sites are scattered around."""
+
     city: str
     postal_code: str
     centre: tuple[float, float]
 
 
-NEAR = Place("Minneapolis", "55401", CENTRE)
+# Around Minneapolis, where the search benchmark looks.
+NEAR = Place("Minneapolis", "55401", (44.9740, -93.2650))
 # The search has always seen 45 device sites (with the announce and burst sites) around
 # its point; the device sites beyond them are there for their codes alone and stand in
 # Rochester, 120 km away, so the search measures the same neighbourhood as before.
 SEARCHED_DEVICE_SITES = 45
 FAR = Place("Rochester", "55901", (44.0121, -92.4802))
-COURIER_PIN = "2468"
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def bench_fixtures_prepare(*, tag: str, sizing: Sizing, seed: int = 8) -> dict[s
         "api_key": api_key,
         "announce_sites": announce_sites,
         "burst": {"site_id": burst_site.pk, "doors": BURST_DOORS},
-        "search_point": list(CENTRE),
+        "search_point": list(NEAR.centre),
         "admin_session": _admin_session(tag),
         "session_cookie": settings.SESSION_COOKIE_NAME,
         "partner_slug": partner.slug,
