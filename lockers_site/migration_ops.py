@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.postgres.operations import AddIndexConcurrently
-from django.db.migrations.operations import AddIndex, AlterField
+from django.db.migrations.operations import AddConstraint, AddIndex, AlterField
 from django.db.migrations.operations.base import Operation
 
 
@@ -78,6 +78,75 @@ class ForeignKeyIndexDroppedOnline(AlterField):
         model = to_state.apps.get_model(app_label, self.model_name)
         field = model._meta.get_field(self.name)
         schema_editor.execute(schema_editor._create_index_sql(model, fields=[field], concurrently=True))
+
+
+class LiveUniqueAddedOnline(AddConstraint):
+    """`AddConstraint` of a conditional `UniqueConstraint` (a unique index over some rows) that
+    PostgreSQL builds with `CREATE UNIQUE INDEX CONCURRENTLY`; other databases plainly.
+
+    A plain build locks the table's writes until it ends, as for `AddIndexOnline`, and its
+    migration must set `atomic = False` likewise. A build that fails, or finds two rows
+    the index refuses, leaves an INVALID index behind: drop it, mend the rows, migrate again.
+    """
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if not _on_postgresql(schema_editor):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        if self.constraint.condition is None:
+            raise ValueError("Only a conditional unique constraint is a unique index that can be built online.")
+        model = to_state.apps.get_model(app_label, self.model_name)
+        plain = str(self.constraint.create_sql(model, schema_editor))
+        schema_editor.execute(plain.replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX CONCURRENTLY ", 1))
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if not _on_postgresql(schema_editor):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+            return
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.constraint.name)}")
+
+
+class UniqueDroppedOnline(AlterField):
+    """`AlterField` from `unique=True` to `unique=False` (a column keeping no index), which
+    on PostgreSQL drops the unique constraint `constraint_name` and nothing else, and gives
+    it back built online; other databases as `AlterField` does.
+
+    Django's own `AlterField` would, going back, also build the `varchar_pattern_ops`
+    index that a unique `CharField` gets on PostgreSQL, and build the constraint's index
+    under a lock that stops the table's writes. Only `unique` may differ between the two
+    fields. Its migration must set `atomic = False`, as for `AddIndexOnline`.
+    """
+
+    def __init__(self, *args: Any, constraint_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.constraint_name = constraint_name
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        name, args, kwargs = super().deconstruct()
+        return name, args, {**kwargs, "constraint_name": self.constraint_name}
+
+    def _table_and_column(self, app_label: str, state: Any) -> tuple[str, str]:
+        model = state.apps.get_model(app_label, self.model_name)
+        return model._meta.db_table, model._meta.get_field(self.name).column
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if not _on_postgresql(schema_editor):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        table, _ = self._table_and_column(app_label, from_state)
+        quote = schema_editor.quote_name
+        schema_editor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT IF EXISTS {quote(self.constraint_name)}")
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if not _on_postgresql(schema_editor):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+            return
+        table, column = self._table_and_column(app_label, to_state)
+        quote, name = schema_editor.quote_name, schema_editor.quote_name(self.constraint_name)
+        # The index first, without stopping writes; the constraint then takes it over at once.
+        schema_editor.execute(
+            f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {quote(table)} ({quote(column)})")
+        schema_editor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}")
 
 
 class SetFillFactor(Operation):

@@ -204,9 +204,14 @@ class PickupCode(models.Model):
     site = models.ForeignKey("lockers.Site", on_delete=models.CASCADE, related_name="pickup_codes")
     purpose = models.CharField(max_length=10, choices=Purpose.choices)
     state = models.CharField(max_length=10, choices=State.choices, default=State.LIVE)
-    seed = models.CharField(max_length=64, unique=True)
+    # No index on the seed, and the QR hash is unique among live codes only: using a code
+    # changes its state, so the update writes an entry in every index of the row, and an
+    # index entry for a used code serves nothing (docs/performance.md, *Fourteenth pass*).
+    # The seed is 256 random bits; two live codes with one seed would share a QR hash,
+    # which the live QR constraint refuses.
+    seed = models.CharField(max_length=64)
     pin_hash = models.CharField(max_length=64)
-    qr_hash = models.CharField(max_length=64, unique=True)
+    qr_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 
@@ -215,7 +220,9 @@ class PickupCode(models.Model):
             # A typed code must name one set of parcels at its site while it lives.
             models.UniqueConstraint(
                 fields=["site", "pin_hash"], condition=Q(state="live"), name="pickupcode_live_pin_unique_per_site"
-            )
+            ),
+            # A scanned code must name one set of parcels while it lives.
+            models.UniqueConstraint(fields=["qr_hash"], condition=Q(state="live"), name="pickupcode_live_qr_unique"),
         ]
 
     def __str__(self) -> str:

@@ -82,17 +82,43 @@ def test_a_covered_foreign_key_index_is_dropped_online_and_its_constraint_kept()
 PICKUP_CODE_PATTERN_INDEXES = {"parcels_pickupcode_seed_4c1bf2ab_like", "parcels_pickupcode_qr_hash_e081e969_like"}
 
 
+def _pickup_code_uniques() -> dict[str, tuple[str, ...]]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "parcels_pickupcode")
+    return {name: tuple(c["columns"]) for name, c in constraints.items() if c["unique"] and not c["primary_key"]}
+
+
 def test_a_pickup_codes_pattern_indexes_are_dropped_on_postgresql_and_its_unique_ones_kept():
+    call_command("migrate", "parcels", "0009", verbosity=0)
     before, _ = _indexes_and_foreign_keys("parcels_pickupcode")
     call_command("migrate", "parcels", "0008", verbosity=0)
     restored, _ = _indexes_and_foreign_keys("parcels_pickupcode")
-    call_command("migrate", verbosity=0)
+    call_command("migrate", "parcels", "0009", verbosity=0)
 
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, "parcels_pickupcode")
-    assert {tuple(c["columns"]) for c in constraints.values() if c["unique"]} >= {("seed",), ("qr_hash",)}
+    assert set(_pickup_code_uniques().values()) >= {("seed",), ("qr_hash",)}
     assert _indexes_and_foreign_keys("parcels_pickupcode")[0] == before
+    call_command("migrate", verbosity=0)
     if connection.vendor == "postgresql":
         # Each was written on every code used, and no query reads a seed or a QR hash by prefix.
         assert not PICKUP_CODE_PATTERN_INDEXES & before
         assert restored >= PICKUP_CODE_PATTERN_INDEXES
+
+
+def test_a_pickup_codes_qr_hash_becomes_unique_among_live_codes_online_and_its_seed_unindexed():
+    latest, _ = _indexes_and_foreign_keys("parcels_pickupcode")
+    forwards = _sql("parcels", "0010_pickupcode_live_qr_unique")
+    call_command("migrate", "parcels", "0009", verbosity=0)
+    at_0009, uniques_at_0009 = _indexes_and_foreign_keys("parcels_pickupcode")[0], _pickup_code_uniques()
+    backwards = _sql("parcels", "0010_pickupcode_live_qr_unique", "--backwards")
+    call_command("migrate", verbosity=0)
+
+    assert _pickup_code_uniques() == {"pickupcode_live_pin_unique_per_site": ("site_id", "pin_hash"),
+                                      "pickupcode_live_qr_unique": ("qr_hash",)}
+    assert _indexes_and_foreign_keys("parcels_pickupcode")[0] == latest
+    assert set(uniques_at_0009.values()) == {("site_id", "pin_hash"), ("seed",), ("qr_hash",)}
+    if connection.vendor == "postgresql":
+        # Built and given back without stopping writes, and going back builds no pattern index.
+        assert 'CREATE UNIQUE INDEX CONCURRENTLY "pickupcode_live_qr_unique"' in forwards
+        assert 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "parcels_pickupcode_seed_key"' in backwards
+        assert "BEGIN;" not in forwards and "BEGIN;" not in backwards
+        assert not PICKUP_CODE_PATTERN_INDEXES & at_0009
