@@ -67,9 +67,12 @@ class ForeignKeyIndexDroppedOnline(AlterField):
             return
         model = to_state.apps.get_model(app_label, self.model_name)
         column = from_state.apps.get_model(app_label, self.model_name)._meta.get_field(self.name).column
-        # The index on exactly this column that enforces nothing (not a unique constraint's).
+        # The index on exactly this column that enforces nothing (not a unique constraint's),
+        # other than one the model declares (a partial index built to replace it, say).
+        declared = {index.name for index in model._meta.indexes}
         for name in schema_editor._constraint_names(model, [column], index=True, unique=False, primary_key=False):
-            schema_editor.execute(schema_editor._delete_index_sql(model, name, concurrently=True))
+            if name not in declared:
+                schema_editor.execute(schema_editor._delete_index_sql(model, name, concurrently=True))
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         if not _on_postgresql(schema_editor):

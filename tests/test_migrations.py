@@ -122,3 +122,36 @@ def test_a_pickup_codes_qr_hash_becomes_unique_among_live_codes_online_and_its_s
         assert 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "parcels_pickupcode_seed_key"' in backwards
         assert "BEGIN;" not in forwards and "BEGIN;" not in backwards
         assert not PICKUP_CODE_PATTERN_INDEXES & at_0009
+
+
+EVENT_INDEXES_WHERE_GIVEN = {"parcelevent_locker_given": "locker_id", "parcelevent_door_given": "compartment_id",
+                             "parcelevent_user_given": "user_id"}
+
+
+def _event_indexes() -> dict[str, tuple[str, ...]]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "parcels_parcelevent")
+    return {name: tuple(c["columns"]) for name, c in constraints.items() if c["index"] and not c["unique"]}
+
+
+def test_an_events_locker_door_and_user_are_indexed_where_given_built_before_the_old_indexes_go():
+    latest = _event_indexes()
+    call_command("migrate", "parcels", "0010", verbosity=0)
+    at_0010 = _event_indexes()
+    forwards = _sql("parcels", "0011_parcelevent_fk_indexes_where_given")  # what it drops is read from 0010's tables
+    call_command("migrate", verbosity=0)
+
+    assert _event_indexes() == latest
+    for name, column in EVENT_INDEXES_WHERE_GIVEN.items():
+        assert latest[name] == (column,) and name not in at_0010
+        # One index a column, then and now: the foreign key's own index is back at 0010.
+        assert list(latest.values()).count((column,)) == 1 and list(at_0010.values()).count((column,)) == 1
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'parcels_parcelevent'")
+            definitions = dict(cursor.fetchall())
+        for name, column in EVENT_INDEXES_WHERE_GIVEN.items():
+            assert definitions[name].endswith(f"WHERE ({column} IS NOT NULL)")
+        # Built online before the old ones are dropped online: a look-up always has an index.
+        assert forwards.index("CREATE INDEX CONCURRENTLY") < forwards.index("DROP INDEX CONCURRENTLY")
+        assert "BEGIN;" not in forwards
