@@ -51,7 +51,24 @@ class AddIndexOnline(AddIndexConcurrently):
             AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
 
 
-class ForeignKeyIndexDroppedOnline(AlterField):
+class _OnlineOnPostgreSQL:
+    """A migration operation that PostgreSQL runs online, with the class's `online_forwards`
+    and `online_backwards`, and other databases as its plain Django operation does."""
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if _on_postgresql(schema_editor):
+            self.online_forwards(app_label, schema_editor, from_state, to_state)
+        else:
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if _on_postgresql(schema_editor):
+            self.online_backwards(app_label, schema_editor, from_state, to_state)
+        else:
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class ForeignKeyIndexDroppedOnline(_OnlineOnPostgreSQL, AlterField):
     """`AlterField` of a foreign key to `db_index=False`: PostgreSQL drops the index with
     `DROP INDEX CONCURRENTLY` and nothing else; other databases as `AlterField` does.
 
@@ -61,10 +78,7 @@ class ForeignKeyIndexDroppedOnline(AlterField):
     two fields. Its migration must set `atomic = False`, as for `AddIndexOnline`.
     """
 
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not _on_postgresql(schema_editor):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-            return
+    def online_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         model = to_state.apps.get_model(app_label, self.model_name)
         column = from_state.apps.get_model(app_label, self.model_name)._meta.get_field(self.name).column
         # The index on exactly this column that enforces nothing (not a unique constraint's),
@@ -74,16 +88,13 @@ class ForeignKeyIndexDroppedOnline(AlterField):
             if name not in declared:
                 schema_editor.execute(schema_editor._delete_index_sql(model, name, concurrently=True))
 
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not _on_postgresql(schema_editor):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-            return
+    def online_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         model = to_state.apps.get_model(app_label, self.model_name)
         field = model._meta.get_field(self.name)
         schema_editor.execute(schema_editor._create_index_sql(model, fields=[field], concurrently=True))
 
 
-class LiveUniqueAddedOnline(AddConstraint):
+class LiveUniqueAddedOnline(_OnlineOnPostgreSQL, AddConstraint):
     """`AddConstraint` of a conditional `UniqueConstraint` (a unique index over some rows) that
     PostgreSQL builds with `CREATE UNIQUE INDEX CONCURRENTLY`; other databases plainly.
 
@@ -92,24 +103,18 @@ class LiveUniqueAddedOnline(AddConstraint):
     the index refuses, leaves an INVALID index behind: drop it, mend the rows, migrate again.
     """
 
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not _on_postgresql(schema_editor):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-            return
+    def online_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         if self.constraint.condition is None:
             raise ValueError("Only a conditional unique constraint is a unique index that can be built online.")
         model = to_state.apps.get_model(app_label, self.model_name)
         plain = str(self.constraint.create_sql(model, schema_editor))
         schema_editor.execute(plain.replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX CONCURRENTLY ", 1))
 
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not _on_postgresql(schema_editor):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-            return
+    def online_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.constraint.name)}")
 
 
-class UniqueDroppedOnline(AlterField):
+class UniqueDroppedOnline(_OnlineOnPostgreSQL, AlterField):
     """`AlterField` from `unique=True` to `unique=False` (a column keeping no index), which
     on PostgreSQL drops the unique constraint `constraint_name` and nothing else, and gives
     it back built online; other databases as `AlterField` does.
@@ -132,18 +137,12 @@ class UniqueDroppedOnline(AlterField):
         model = state.apps.get_model(app_label, self.model_name)
         return model._meta.db_table, model._meta.get_field(self.name).column
 
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not _on_postgresql(schema_editor):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-            return
+    def online_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         table, _ = self._table_and_column(app_label, from_state)
         quote = schema_editor.quote_name
         schema_editor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT IF EXISTS {quote(self.constraint_name)}")
 
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not _on_postgresql(schema_editor):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-            return
+    def online_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         table, column = self._table_and_column(app_label, to_state)
         quote, name = schema_editor.quote_name, schema_editor.quote_name(self.constraint_name)
         # The index first, without stopping writes; the constraint then takes it over at once.

@@ -43,8 +43,7 @@ def test_heartbeat_updates_of_a_locker_row_stay_on_its_page_on_postgresql():
     on_postgresql = connection.vendor == "postgresql"
     assert ('ALTER TABLE "lockers_locker" SET (fillfactor = 70)' in forwards) is on_postgresql
     assert ('ALTER TABLE "lockers_locker" SET (fillfactor = 100)' in backwards) is on_postgresql
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, "lockers_locker")
+    constraints = _constraints("lockers_locker")
     # An index on last_heartbeat_at would keep every heartbeat's update from being HOT.
     assert not any(c["index"] and "last_heartbeat_at" in c["columns"] for c in constraints.values())
 
@@ -56,9 +55,13 @@ COVERED_FK_INDEXES = {
 }
 
 
-def _indexes_and_foreign_keys(table: str) -> tuple[set[str], set[str]]:
+def _constraints(table: str) -> dict[str, dict]:
     with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, table)
+        return connection.introspection.get_constraints(cursor, table)
+
+
+def _indexes_and_foreign_keys(table: str) -> tuple[set[str], set[str]]:
+    constraints = _constraints(table)
     return ({name for name, c in constraints.items() if c["index"]},
             {name for name, c in constraints.items() if c["foreign_key"]})
 
@@ -83,9 +86,8 @@ PICKUP_CODE_PATTERN_INDEXES = {"parcels_pickupcode_seed_4c1bf2ab_like", "parcels
 
 
 def _pickup_code_uniques() -> dict[str, tuple[str, ...]]:
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, "parcels_pickupcode")
-    return {name: tuple(c["columns"]) for name, c in constraints.items() if c["unique"] and not c["primary_key"]}
+    return {name: tuple(c["columns"]) for name, c in _constraints("parcels_pickupcode").items()
+            if c["unique"] and not c["primary_key"]}
 
 
 def test_a_pickup_codes_pattern_indexes_are_dropped_on_postgresql_and_its_unique_ones_kept():
@@ -130,9 +132,8 @@ EVENT_INDEXES_WHERE_GIVEN = {"parcelevent_locker_given": "locker_id", "parceleve
 
 
 def _event_indexes() -> dict[str, tuple[str, ...]]:
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, "parcels_parcelevent")
-    return {name: tuple(c["columns"]) for name, c in constraints.items() if c["index"] and not c["unique"]}
+    return {name: tuple(c["columns"]) for name, c in _constraints("parcels_parcelevent").items()
+            if c["index"] and not c["unique"]}
 
 
 def test_an_events_locker_door_and_user_are_indexed_where_given_built_before_the_old_indexes_go():
