@@ -84,3 +84,33 @@ class ServerCpu:
         workers, database = (sum(ms - before[kind].get(pid, 0.0) for pid, ms in now[kind].items())
                              for kind in ("workers", "database"))
         return workers, database if self.database else None
+
+
+class MachineBusy:
+    """How busy the whole machine's cores were over a stretch: every process's work (the server,
+    PostgreSQL, the driver), from /proc/stat.
+
+    A 70% run that finds the cores busy nine tenths of the time met a slower machine than
+    the saturation run before it measured, and is not a run at 70% of what the machine
+    could then do. Time the host took for others (steal) counts as neither busy nor idle.
+    """
+
+    def __init__(self) -> None:
+        self.started = self._ticks()
+
+    @staticmethod
+    def _ticks() -> tuple[int, int] | None:
+        try:
+            fields = [int(value) for value in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:8]]
+        except (FileNotFoundError, ValueError):
+            return None
+        user, nice, system, idle, iowait, irq, softirq = fields  # steal and guest time come after
+        busy = user + nice + system + irq + softirq
+        return busy, busy + idle + iowait
+
+    def share(self) -> float | None:
+        """The busy share of the cores' time since this was made, 0 to 1; None without /proc."""
+        ended = self._ticks()
+        if self.started is None or ended is None or ended[1] == self.started[1]:
+            return None
+        return round((ended[0] - self.started[0]) / (ended[1] - self.started[1]), 3)

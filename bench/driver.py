@@ -32,7 +32,8 @@ from typing import Any
 
 import aiohttp
 
-from bench.cpu import ServerCpu
+from bench import flush
+from bench.cpu import MachineBusy, ServerCpu
 from bench.samples import Pool, Sample
 from lockers.device import signing
 from lockers.simulator import API_PREFIX
@@ -248,6 +249,32 @@ def _cpu_per_request(spent: tuple[float, float | None] | None, requests: int) ->
             "db_cpu_ms": round(database / requests, 3) if database is not None else None}
 
 
+class FlushProbe:
+    """`bench.flush` in a process of its own for the length of one run: a timing of its own, not
+    the event loop's, and none of the driver's CPU."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        if self.url:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.flush", self.url,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            await self.process.stdout.readline()  # connected: the run's first requests are probed too
+
+    async def stop(self, started: float, ended: float) -> dict[str, Any]:
+        """The disk's flush stalls between `started` and `ended` (monotonic); nothing without a probe."""
+        if self.process is None:
+            return {}
+        self.process.stdin.close()  # the probe stops and reports
+        output = await self.process.stdout.read()
+        await self.process.wait()
+        self.process = None
+        return flush.stalls(json.loads(output), started, ended)
+
+
 async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every run of the plan; runs sharing a name (rounds of one path) give one pooled result."""
     factories = Factories(plan)
@@ -255,6 +282,7 @@ async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict
     cpu = ServerCpu(plan.get("server_pid"), plan.get("database"))
     results: dict[str, dict[str, Any]] = {}
     pools: dict[str, Pool] = {}
+    probe = FlushProbe(plan.get("flush_probe_url"))
     for run in runs:
         path = run["path"]
         make = page_factory(plan, run["target"]) if path == "page" else getattr(factories, path)
@@ -262,18 +290,22 @@ async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict
         if rate == "auto":  # 70% of the saturation rate measured for this path just before
             rate = max(1.0, results[run["saturation_of"]]["rps"] * run.get("fraction", 0.7))
         before = cpu.snapshot()
+        disk: dict[str, Any] = {}
         if rate:
             duration = run["duration"]
             if run.get("consumes"):  # do not schedule more requests than fixtures are left
                 duration = min(duration, factories.left(run["consumes"]) / rate)
+            await probe.start()
+            started, busy = time.monotonic(), MachineBusy()
             samples, elapsed = await open_loop(base, make, float(rate), duration)
+            disk = {"machine_busy": busy.share(), **await probe.stop(started, time.monotonic())}
         else:
             samples, elapsed = await closed_loop(base, make, run["count"], run["concurrency"])
         pool = pools.setdefault(run["name"], Pool([], 0.0, (0.0, 0.0), []))
         pool.add(samples, elapsed, cpu.since(before))
         result = summarise(run["name"], pool.samples, pool.elapsed, set(run.get("expected", [200, 201])))
         result |= {"path": path, "concurrency": run.get("concurrency"), "target_rate": rate,
-                   "calibrates": run.get("calibrates", False), "round_rps": pool.round_rps}
+                   "calibrates": run.get("calibrates", False), "round_rps": pool.round_rps, **disk}
         result |= _cpu_per_request(pool.spent, len(pool.samples))
         results[run["name"]] = result
         print(json.dumps(result), flush=True)

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from bench.flush import STALL_MS
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
@@ -239,7 +241,7 @@ class Bench:
         # the database's CPU is then not reported rather than under-reported.
         measured_database = self.database if self.conn_max_age != 0 else None
         plan |= {"base_url": f"http://127.0.0.1:{self.port}", "runs": runs, "server_pid": server.pid,
-                 "database": measured_database}
+                 "database": measured_database, "flush_probe_url": database_url(self.base_url, self.database)}
         plan_file, results_file = self.workdir / "plan.json", self.workdir / "results.json"
         plan_file.write_text(json.dumps(plan))
         sampler = RssSampler(server.pid)
@@ -287,6 +289,18 @@ def _round_ratios(bare: dict[str, Any], result: dict[str, Any]) -> str:
     return "/".join(f"{path / plain:.2f}" for path, plain in rounds if plain)
 
 
+def _host(result: dict[str, Any]) -> str:
+    """What the machine did during an open-loop run: its cores' busy share, and its disk as the
+    flush probe saw it (`bench.flush`)."""
+    notes = []
+    if result.get("machine_busy") is not None:
+        notes.append(f"; cores {result['machine_busy']:.0%} busy")
+    if result.get("flush_probes"):
+        notes.append(f"; disk: {result['flush_stalls']} of {result['flush_probes']} commit flushes over "
+                     f"{STALL_MS:.0f} ms, longest {result['flush_longest_ms']} ms")
+    return "".join(notes)
+
+
 def _compared(result: dict[str, Any]) -> bool:
     """Whether a result is compared with the bare view: a closed-loop path run, not a page, a
     fixed-rate run or the saturation run that sets a fixed rate."""
@@ -324,7 +338,7 @@ def report(outcome: dict[str, Any]) -> list[str]:
                             f"(rounds {_round_ratios(bare, r)})")
         if r["path"] in HOT_PATHS and r.get("target_rate"):
             verdicts.append(f"p99 {'ok' if r['p99_ms'] < TARGET_P99_MS else 'OVER 50 ms'} "
-                            f"(scheduled {r['target_rate']:.0f} req/s)")
+                            f"(scheduled {r['target_rate']:.0f} req/s{_host(r)})")
         if r["path"] == "page":
             verdicts.append(f"p95 {'ok' if r['p95_ms'] < TARGET_PAGE_P95_MS else 'OVER 200 ms'}")
         verdicts.append("no errors" if not r["errors"] else f"{r['errors']} ERRORS {r['statuses']}")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from bench.cpu import ServerCpu
+from bench.cpu import MachineBusy, ServerCpu
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 
@@ -47,3 +47,17 @@ def test_the_backend_serving_the_database_counts_as_the_databases():
 def test_without_a_database_to_watch_its_cpu_is_not_reported():
     cpu = ServerCpu(os.getpid(), None)
     assert cpu.since(cpu.snapshot())[1] is None
+
+
+def test_the_machine_is_busy_while_a_process_spins_and_idle_while_it_sleeps():
+    spinning = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        busy = MachineBusy()
+        time.sleep(0.5)
+        while_spinning = busy.share()
+    finally:
+        spinning.kill()
+        spinning.wait()
+    # One spinning process keeps one of the cores busy whatever else runs beside it.
+    assert while_spinning >= 0.9 / (os.cpu_count() or 1)
+    assert 0.0 <= while_spinning <= 1.0
