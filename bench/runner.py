@@ -290,14 +290,15 @@ def _round_ratios(bare: dict[str, Any], result: dict[str, Any]) -> str:
 
 
 def _host(result: dict[str, Any]) -> str:
-    """What the machine did during an open-loop run: its cores' busy share, and its disk as the
-    flush probe saw it (`bench.flush`)."""
+    """What the machine did during an open-loop run: its cores' busy share, and its disk and its
+    pauses as the flush probe saw them (`bench.flush`)."""
     notes = []
     if result.get("machine_busy") is not None:
         notes.append(f"; cores {result['machine_busy']:.0%} busy")
     if result.get("flush_probes"):
         notes.append(f"; disk: {result['flush_stalls']} of {result['flush_probes']} commit flushes over "
-                     f"{STALL_MS:.0f} ms, longest {result['flush_longest_ms']} ms")
+                     f"{STALL_MS:.0f} ms, longest {result['flush_longest_ms']} ms; machine: "
+                     f"{result['pause_stalls']} pauses over {STALL_MS:.0f} ms, longest {result['pause_longest_ms']} ms")
     return "".join(notes)
 
 

@@ -17,14 +17,15 @@ from bench.runner import report
 ROOT = __file__.rsplit("/tests/", 1)[0]
 
 
-def test_only_the_commits_of_the_run_count_and_a_stall_is_one_over_ten_ms():
-    timings = [(0.5, 80.0), (1.0, 0.2), (1.1, STALL_MS + 0.1), (1.2, STALL_MS), (2.0, 195.04), (2.5, 400.0)]
+def test_only_the_probes_of_the_run_count_and_a_stall_is_one_over_ten_ms():
+    timings = [(0.5, 80.0, 0.0), (1.0, 0.2, 0.1), (1.1, STALL_MS + 0.1, 0.0), (1.2, STALL_MS, 40.04),
+               (2.0, 195.04, 0.3), (2.5, 400.0, 900.0)]
 
     assert stalls(timings, started=1.0, ended=2.0) == {
-        "flush_probes": 4, "flush_stalls": 2, "flush_longest_ms": 195.0,
+        "flush_probes": 4, "flush_stalls": 2, "flush_longest_ms": 195.0, "pause_stalls": 1, "pause_longest_ms": 40.0,
     }
     assert stalls(timings, started=3.0, ended=4.0) == {
-        "flush_probes": 0, "flush_stalls": 0, "flush_longest_ms": None,
+        "flush_probes": 0, "flush_stalls": 0, "flush_longest_ms": None, "pause_stalls": 0, "pause_longest_ms": None,
     }
 
 
@@ -56,8 +57,8 @@ def test_the_probe_times_durable_commits_until_its_input_is_closed():
 
     timings = json.loads(output)
     assert len(timings) >= 5  # one every 10 ms, each at least a flush
-    assert all(ms > 0 for _, ms in timings)
-    assert [when for when, _ in timings] == sorted(when for when, _ in timings)
+    assert all(commit_ms > 0 and late_ms >= 0 for _, commit_ms, late_ms in timings)
+    assert [when for when, _, _ in timings] == sorted(when for when, _, _ in timings)
     # Each probe was a commit that waited for the disk: the WAL was synced once per probe at
     # least (its backend reports its statistics as it exits).
     deadline = time.monotonic() + 5
@@ -78,7 +79,7 @@ def test_a_70_percent_run_names_what_the_cores_and_the_disk_did():
                 ("bare view", "bare", 1500.0, 3.0, {"round_rps": [1500.0]}),
                 ("code validation @70%", "code", 350.0, 185.3,
                  {"target_rate": 354.0, "machine_busy": 0.934, "flush_probes": 1400, "flush_stalls": 3,
-                  "flush_longest_ms": 195.0}),
+                  "flush_longest_ms": 195.0, "pause_stalls": 1, "pause_longest_ms": 41.2}),
                 ("64 reservations, one site", "burst", 50.0, 3.0, {"statuses": {"201": 48, "409": 16}}),
             ]
         ],
@@ -88,4 +89,5 @@ def test_a_70_percent_run_names_what_the_cores_and_the_disk_did():
 
     line = next(line for line in lines if line.startswith("SUMMARY code validation @70%:"))
     assert ("p99 OVER 50 ms (scheduled 354 req/s; cores 93% busy; "
-            "disk: 3 of 1400 commit flushes over 10 ms, longest 195.0 ms)") in line
+            "disk: 3 of 1400 commit flushes over 10 ms, longest 195.0 ms; "
+            "machine: 1 pauses over 10 ms, longest 41.2 ms)") in line
