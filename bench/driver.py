@@ -305,7 +305,8 @@ async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict
         pool.add(samples, elapsed, cpu.since(before))
         result = summarise(run["name"], pool.samples, pool.elapsed, set(run.get("expected", [200, 201])))
         result |= {"path": path, "concurrency": run.get("concurrency"), "target_rate": rate,
-                   "calibrates": run.get("calibrates", False), "round_rps": pool.round_rps, **disk}
+                   "calibrates": run.get("calibrates", False), "saturation_of": run.get("saturation_of"),
+                   "round_rps": pool.round_rps, **disk}
         result |= _cpu_per_request(pool.spent, len(pool.samples))
         results[run["name"]] = result
         print(json.dumps(result), flush=True)

@@ -289,12 +289,18 @@ def _round_ratios(bare: dict[str, Any], result: dict[str, Any]) -> str:
     return "/".join(f"{path / plain:.2f}" for path, plain in rounds if plain)
 
 
-def _host(result: dict[str, Any]) -> str:
-    """What the machine did during an open-loop run: its cores' busy share, and its disk and its
-    pauses as the flush probe saw them (`bench.flush`)."""
+def _host(result: dict[str, Any], results: list[dict[str, Any]]) -> str:
+    """What the machine did during an open-loop run: its cores' busy share, the server's CPU a
+    request against the saturation run's, and its disk and its pauses as the flush probe saw them
+    (`bench.flush`)."""
     notes = []
     if result.get("machine_busy") is not None:
         notes.append(f"; cores {result['machine_busy']:.0%} busy")
+    saturation = next((r for r in results if r["name"] == result.get("saturation_of")), None)
+    if saturation is not None and _server_cpu_ms(result) and _server_cpu_ms(saturation):
+        # The same requests: more CPU each means the machine ran slower than when its rate was set.
+        notes.append(f"; server CPU a request {_server_cpu_ms(result) / _server_cpu_ms(saturation):.2f} x "
+                     f"the saturation run's")
     if result.get("flush_probes"):
         notes.append(f"; disk: {result['flush_stalls']} of {result['flush_probes']} commit flushes over "
                      f"{STALL_MS:.0f} ms, longest {result['flush_longest_ms']} ms; machine: "
@@ -339,7 +345,7 @@ def report(outcome: dict[str, Any]) -> list[str]:
                             f"(rounds {_round_ratios(bare, r)})")
         if r["path"] in HOT_PATHS and r.get("target_rate"):
             verdicts.append(f"p99 {'ok' if r['p99_ms'] < TARGET_P99_MS else 'OVER 50 ms'} "
-                            f"(scheduled {r['target_rate']:.0f} req/s{_host(r)})")
+                            f"(scheduled {r['target_rate']:.0f} req/s{_host(r, results)})")
         if r["path"] == "page":
             verdicts.append(f"p95 {'ok' if r['p95_ms'] < TARGET_PAGE_P95_MS else 'OVER 200 ms'}")
         verdicts.append("no errors" if not r["errors"] else f"{r['errors']} ERRORS {r['statuses']}")

@@ -77,8 +77,10 @@ def test_a_70_percent_run_names_what_the_cores_and_the_disk_did():
              "worker_cpu_ms": 1.0, "db_cpu_ms": 0.2, **extra}
             for name, path, rps, p99, extra in [
                 ("bare view", "bare", 1500.0, 3.0, {"round_rps": [1500.0]}),
+                ("code validation, saturation now", "code", 506.0, 50.0, {"calibrates": True}),
                 ("code validation @70%", "code", 350.0, 185.3,
-                 {"target_rate": 354.0, "machine_busy": 0.934, "flush_probes": 1400, "flush_stalls": 3,
+                 {"target_rate": 354.0, "saturation_of": "code validation, saturation now", "machine_busy": 0.934,
+                  "worker_cpu_ms": 1.1, "db_cpu_ms": 0.4, "flush_probes": 1400, "flush_stalls": 3,
                   "flush_longest_ms": 195.0, "pause_stalls": 1, "pause_longest_ms": 41.2}),
                 ("64 reservations, one site", "burst", 50.0, 3.0, {"statuses": {"201": 48, "409": 16}}),
             ]
@@ -88,6 +90,6 @@ def test_a_70_percent_run_names_what_the_cores_and_the_disk_did():
     lines = report(outcome)
 
     line = next(line for line in lines if line.startswith("SUMMARY code validation @70%:"))
-    assert ("p99 OVER 50 ms (scheduled 354 req/s; cores 93% busy; "
+    assert ("p99 OVER 50 ms (scheduled 354 req/s; cores 93% busy; server CPU a request 1.25 x the saturation run's; "
             "disk: 3 of 1400 commit flushes over 10 ms, longest 195.0 ms; "
             "machine: 1 pauses over 10 ms, longest 41.2 ms)") in line
