@@ -265,7 +265,8 @@ class FlushProbe:
             await self.process.stdout.readline()  # connected: the run's first requests are probed too
 
     async def stop(self, started: float, ended: float) -> dict[str, Any]:
-        """The disk's flush stalls between `started` and `ended` (monotonic); nothing without a probe."""
+        """What the disk and the machine did between `started` and `ended` (monotonic), as
+        `flush.stalls` counts it; nothing without a probe."""
         if self.process is None:
             return {}
         self.process.stdin.close()  # the probe stops and reports
@@ -290,7 +291,7 @@ async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict
         if rate == "auto":  # 70% of the saturation rate measured for this path just before
             rate = max(1.0, results[run["saturation_of"]]["rps"] * run.get("fraction", 0.7))
         before = cpu.snapshot()
-        disk: dict[str, Any] = {}
+        host: dict[str, Any] = {}
         if rate:
             duration = run["duration"]
             if run.get("consumes"):  # do not schedule more requests than fixtures are left
@@ -298,7 +299,7 @@ async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict
             await probe.start()
             started, busy = time.monotonic(), MachineBusy()
             samples, elapsed = await open_loop(base, make, float(rate), duration)
-            disk = {"machine_busy": busy.share(), **await probe.stop(started, time.monotonic())}
+            host = {"machine_busy": busy.share(), **await probe.stop(started, time.monotonic())}
         else:
             samples, elapsed = await closed_loop(base, make, run["count"], run["concurrency"])
         pool = pools.setdefault(run["name"], Pool([], 0.0, (0.0, 0.0), []))
@@ -306,7 +307,7 @@ async def run_all(plan: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict
         result = summarise(run["name"], pool.samples, pool.elapsed, set(run.get("expected", [200, 201])))
         result |= {"path": path, "concurrency": run.get("concurrency"), "target_rate": rate,
                    "calibrates": run.get("calibrates", False), "saturation_of": run.get("saturation_of"),
-                   "round_rps": pool.round_rps, **disk}
+                   "round_rps": pool.round_rps, **host}
         result |= _cpu_per_request(pool.spent, len(pool.samples))
         results[run["name"]] = result
         print(json.dumps(result), flush=True)

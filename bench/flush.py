@@ -1,4 +1,4 @@
-"""The disk's commit flushes, probed beside each open-loop (70%) run of the bench.
+"""The disk's commit flushes and the machine's pauses, probed beside each open-loop (70%) run of the bench.
 
 A code check commits durably: its answer waits until PostgreSQL has flushed the WAL to
 disk, as every commit then waiting does. A shared machine's virtual disk now and then

@@ -49,7 +49,7 @@ def test_without_a_database_to_watch_its_cpu_is_not_reported():
     assert cpu.since(cpu.snapshot())[1] is None
 
 
-def test_the_machine_is_busy_while_a_process_spins_and_idle_while_it_sleeps():
+def test_a_spinning_process_keeps_a_core_busy():
     spinning = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         busy = MachineBusy()
