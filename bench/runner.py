@@ -297,10 +297,10 @@ def _host(result: dict[str, Any], results: list[dict[str, Any]]) -> str:
     if result.get("machine_busy") is not None:
         notes.append(f"; cores {result['machine_busy']:.0%} busy")
     saturation = next((r for r in results if r["name"] == result.get("saturation_of")), None)
-    if saturation is not None and _server_cpu_ms(result) and _server_cpu_ms(saturation):
-        # The same requests: more CPU each means the machine ran slower than when its rate was set.
-        notes.append(f"; server CPU a request {_server_cpu_ms(result) / _server_cpu_ms(saturation):.2f} x "
-                     f"the saturation run's")
+    run_ms, saturation_ms = _server_cpu_ms(result), saturation and _server_cpu_ms(saturation)
+    if run_ms and saturation_ms:
+        # The same requests: more CPU each means a slower machine, or the cost of running below saturation.
+        notes.append(f"; server CPU a request {run_ms / saturation_ms:.2f} x the saturation run's")
     if result.get("flush_probes"):
         notes.append(f"; disk: {result['flush_stalls']} of {result['flush_probes']} commit flushes over "
                      f"{STALL_MS:.0f} ms, longest {result['flush_longest_ms']} ms; machine: "

@@ -12,9 +12,7 @@ from django.db import connection
 from psycopg.conninfo import make_conninfo
 
 from bench.flush import READY, STALL_MS, stalls
-from bench.runner import report
-
-ROOT = __file__.rsplit("/tests/", 1)[0]
+from bench.runner import ROOT, report
 
 
 def test_only_the_probes_of_the_run_count_and_a_stall_is_one_over_ten_ms():
