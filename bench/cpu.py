@@ -10,7 +10,10 @@ of the bare view's throughput the path would reach on cores of its own.
 from __future__ import annotations
 
 import os
+import statistics
+import time
 from pathlib import Path
+from typing import NoReturn
 
 PROC = Path("/proc")
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -114,3 +117,53 @@ class MachineBusy:
         if self.started is None or ended is None or ended[1] == self.started[1]:
             return None
         return round((ended[0] - self.started[0]) / (ended[1] - self.started[1]), 3)
+
+
+def wake_up_round_trip_us(*, across_cores: bool, trips: int = 10_000) -> float | None:
+    """Median microseconds for a process to wake another through a pipe and be woken back by it,
+    the two pinned to two cores or both to one. None where processes cannot be pinned, or
+    across cores on a machine with one.
+
+    A hot path's request wakes other processes and threads more often than the bare view's
+    (Redis, the PostgreSQL backend, the other worker thread waiting for the interpreter), so
+    a machine on which a wake-up is dear gives the hot paths a smaller share of the bare
+    view's throughput. A round trip is two wake-ups; in a virtual machine each one across
+    cores is an interrupt between virtual CPUs, and wakes the other CPU too if it was idle.
+    """
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
+    cores = allowed[:2] if across_cores else allowed[:1] * 2
+    if len(cores) < 2:
+        return None
+    to_child_read, to_child = os.pipe()
+    from_child, to_parent = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(to_child)
+        os.close(from_child)
+        _echo(cores[1], to_child_read, to_parent)
+    os.close(to_child_read)
+    os.close(to_parent)
+    timings = []
+    try:
+        os.sched_setaffinity(0, {cores[0]})
+        for _ in range(trips):
+            started = time.perf_counter()
+            os.write(to_child, b".")
+            os.read(from_child, 1)
+            timings.append(time.perf_counter() - started)
+    finally:
+        os.sched_setaffinity(0, set(allowed))
+        os.close(to_child)  # the child reads the end of its input and exits
+        os.close(from_child)
+        os.waitpid(child, 0)
+    return round(statistics.median(timings) * 1e6, 1)
+
+
+def _echo(core: int, requests: int, answers: int) -> NoReturn:
+    """The forked child's side of the round trip: on `core`, answer each byte until the input ends."""
+    try:
+        os.sched_setaffinity(0, {core})
+        while os.read(requests, 1):
+            os.write(answers, b".")
+    finally:
+        os._exit(0)

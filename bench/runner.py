@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from bench.cpu import wake_up_round_trip_us
 from bench.flush import STALL_MS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,10 +228,13 @@ class Bench:
         raise RuntimeError("gunicorn did not answer within 30 s")
 
     def machine(self) -> dict[str, Any]:
-        """What the figures depend on: the commit, the cores, and how busy the machine already was."""
+        """What the figures depend on: the commit, the cores, how busy the machine already was, and
+        what a wake-up between processes costs on it (`wake_up_round_trip_us`)."""
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
         return {"commit": commit.stdout.strip(), "cores": os.cpu_count(),
-                "load_before": Path("/proc/loadavg").read_text().split()[:3]}
+                "load_before": Path("/proc/loadavg").read_text().split()[:3],
+                "wake_up_round_trip_us": {"across cores": wake_up_round_trip_us(across_cores=True),
+                                          "one core": wake_up_round_trip_us(across_cores=False)}}
 
     def run(self) -> dict[str, Any]:
         machine = self.machine()

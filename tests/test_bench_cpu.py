@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from bench.cpu import MachineBusy, ServerCpu
+from bench.cpu import MachineBusy, ServerCpu, wake_up_round_trip_us
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 
@@ -61,3 +61,30 @@ def test_a_spinning_process_keeps_a_core_busy():
     # One spinning process keeps one of the cores busy whatever else runs beside it.
     assert while_spinning >= 0.9 / (os.cpu_count() or 1)
     assert 0.0 <= while_spinning <= 1.0
+
+
+def _children_of_this_process() -> set[str]:
+    return set(Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split())
+
+
+@pytest.mark.parametrize("across_cores", [True, False])
+def test_a_wake_up_round_trip_is_timed_and_leaves_the_process_as_it_was(across_cores):
+    if across_cores and len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: no round trip across cores to time")
+    allowed, children = os.sched_getaffinity(0), _children_of_this_process()
+    round_trip = wake_up_round_trip_us(across_cores=across_cores, trips=2000)
+    # Two pipe writes, two reads and two wake-ups: more than a microsecond on any machine,
+    # far less than a millisecond on one that is not stopped.
+    assert 1.0 < round_trip < 1000.0
+    assert os.sched_getaffinity(0) == allowed, "the bench's own process runs on every core again"
+    assert _children_of_this_process() <= children, "the echoing child has exited and been reaped"
+
+
+def test_with_one_core_allowed_there_is_no_round_trip_across_cores():
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        assert wake_up_round_trip_us(across_cores=True, trips=10) is None
+        assert wake_up_round_trip_us(across_cores=False, trips=10) > 0
+    finally:
+        os.sched_setaffinity(0, allowed)
