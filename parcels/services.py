@@ -124,7 +124,8 @@ def _check_site_accepts(site: Site, partner: Partner, kind: str) -> None:
 def _new_parcel(
     *, partner: Partner, kind: str, status: str, tracking_number: str, external_reference: str,
     site: Site, recipient: Recipient, spec: ParcelSpec,
-) -> Parcel:
+) -> tuple[Parcel, list[SizeClass]]:
+    """The parcel, saved, and the size classes it fits, smallest first."""
     if Parcel.objects.filter(partner=partner, tracking_number=tracking_number).exists():
         raise DuplicateTrackingNumber(f"Tracking number {tracking_number} is already in use.")
     seed = codes.new_seed()
@@ -137,13 +138,13 @@ def _new_parcel(
         promised_at=spec.promised_at,
         page_seed=seed, page_token_hash=codes.page_token_hash(codes.page_token_from_seed(seed)),
     )
-    fitting_size_classes(parcel)  # refuse a parcel no door of the network can take
+    sizes = fitting_size_classes(parcel)  # refuse a parcel no door of the network can take
     try:
         with transaction.atomic():
             parcel.save()
     except IntegrityError as error:
         raise DuplicateTrackingNumber(f"Tracking number {tracking_number} is already in use.") from error
-    return parcel
+    return parcel, sizes
 
 
 def parcel_announce(
@@ -160,13 +161,15 @@ def parcel_announce(
         raise ValueError("Use return_announce for returns.")
     _check_site_accepts(site, partner, kind)
     with transaction.atomic():
-        parcel = _new_parcel(
+        parcel, sizes = _new_parcel(
             partner=partner, kind=kind, status=ParcelStatus.ANNOUNCED, tracking_number=tracking_number,
             external_reference=external_reference, site=site, recipient=recipient, spec=spec,
         )
         _record_birth(parcel, who)
         if reserve:
-            parcel = parcel_reserve(parcel_id=parcel.pk, who=who)
+            # What `parcel_reserve` reads and checks again is in hand: the parcel was just
+            # announced at a site that takes it, and the sizes it fits were just read.
+            parcel = _reserve_in(parcel, Q(locker__site=site), who, sizes=sizes)
     return parcel
 
 
@@ -177,8 +180,10 @@ def _record_birth(parcel: Parcel, who: Who) -> None:
     )
 
 
-def _reserve_in(parcel: Parcel, doors_scope: Q, who: Who, action: str = "reserve") -> Parcel:
-    sizes = fitting_size_classes(parcel)
+def _reserve_in(parcel: Parcel, doors_scope: Q, who: Who, action: str = "reserve",
+                sizes: list[SizeClass] | None = None) -> Parcel:
+    """Hold a door of `doors_scope` for `parcel`, of the `sizes` it fits if the caller has them."""
+    sizes = fitting_size_classes(parcel) if sizes is None else sizes
     doors = fitting_free_compartments(parcel, sizes).filter(doors_scope)
     hold_until = timezone.now() + settings.RESERVATION_HOLD
 
@@ -196,7 +201,8 @@ def parcel_reserve(*, parcel_id: int, who: Who) -> Parcel:
     `NoFittingCompartment` (with nearby sites that have room). Changes nothing on error.
     """
     with transaction.atomic():
-        parcel = Parcel.objects.select_related("site", "partner").get(pk=parcel_id)
+        # The size class too: the sizes the parcel fits are worked out from it.
+        parcel = Parcel.objects.select_related("site", "partner", "size_class").get(pk=parcel_id)
         if parcel.status != ParcelStatus.ANNOUNCED:
             raise TransitionNotAllowed(f"Only an announced parcel can be reserved; this one is {parcel.status}.")
         _check_site_accepts(parcel.site, parcel.partner, parcel.kind)
@@ -274,7 +280,7 @@ def deposit_door_assign(*, parcel_id: int, locker: Locker, who: Who) -> Compartm
     """
     try:
         with transaction.atomic():
-            parcel = Parcel.objects.select_related("site", "partner", "compartment").get(pk=parcel_id)
+            parcel = Parcel.objects.select_related("site", "partner", "compartment", "size_class").get(pk=parcel_id)
             _site_check_for_locker(parcel, locker)
             if parcel.status == ParcelStatus.ANNOUNCED:
                 _check_site_accepts(parcel.site, parcel.partner, parcel.kind)
@@ -851,7 +857,7 @@ def return_announce(
     """Announce a return the recipient will drop off at `site`; returns its drop-off code."""
     _check_site_accepts(site, partner, Parcel.Kind.RETURN)
     with transaction.atomic():
-        parcel = _new_parcel(
+        parcel, _ = _new_parcel(
             partner=partner, kind=Parcel.Kind.RETURN, status=ParcelStatus.RETURN_ANNOUNCED,
             tracking_number=tracking_number, external_reference=external_reference, site=site,
             recipient=recipient, spec=spec,

@@ -35,7 +35,7 @@ HEARTBEAT_QUERIES = {"postgresql": 7, "sqlite": 10}
 # (in a savepoint here, as the test holds a transaction: three queries); with Redis
 # (production) the credential and the nonce cost no query.
 STORE_QUERIES = {"database store": 4, "redis store": 0}
-ANNOUNCE_WITH_RESERVATION_QUERIES = 35
+ANNOUNCE_WITH_RESERVATION_QUERIES = 29
 # Sites near the point, their count, and their doors and free doors in one grouped query.
 SITE_SEARCH_QUERIES = 4
 

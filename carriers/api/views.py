@@ -70,13 +70,17 @@ class PartnerView(APIView):
     def parcel(self, parcel_id: int) -> Parcel:
         return get_object_or_404(self.parcels(), pk=parcel_id)
 
+    def parcel_answer(self, parcel: Parcel, http_status: int = status.HTTP_200_OK) -> Response:
+        """The parcel as it now stands, read again with what the answer shows (its site, size and door).
+
+        Scoped by the key's partner, already loaded, not by the parcel's, which a service's
+        answer has not loaded.
+        """
+        return Response(s.ParcelOut(self.parcels().get(pk=parcel.pk)).data, status=http_status)
+
 
 class WriteView(PartnerView):
     required_scope = ApiKey.Scope.WRITE
-
-
-def _parcel_answer(parcel: Parcel, http_status: int = status.HTTP_200_OK) -> Response:
-    return Response(s.ParcelOut(partner_parcels(parcel.partner).get(pk=parcel.pk)).data, status=http_status)
 
 
 # --- public --------------------------------------------------------------------------------
@@ -182,7 +186,7 @@ class ParcelListCreateView(generics.GenericAPIView, PartnerView):
             recipient=Recipient(**data["recipient"]), spec=ParcelSpec(**data["item"]), kind=data["kind"],
             external_reference=data["external_reference"], reserve=data["reserve"], who=self.who(),
         )
-        return _parcel_answer(parcel, status.HTTP_201_CREATED)
+        return self.parcel_answer(parcel, status.HTTP_201_CREATED)
 
 
 class ParcelDetailView(PartnerView):
@@ -216,7 +220,7 @@ class ParcelCancelView(WriteView):
                    summary="Cancel a parcel not yet deposited")
     @idempotent
     def post(self, request: Request, parcel_id: int) -> Response:
-        return _parcel_answer(parcel_cancel(parcel_id=self.parcel(parcel_id).pk, who=self.who()))
+        return self.parcel_answer(parcel_cancel(parcel_id=self.parcel(parcel_id).pk, who=self.who()))
 
 
 class ParcelReserveView(WriteView):
@@ -224,7 +228,7 @@ class ParcelReserveView(WriteView):
                    summary="Hold a fitting door at the parcel's site")
     @idempotent
     def post(self, request: Request, parcel_id: int) -> Response:
-        return _parcel_answer(parcel_reserve(parcel_id=self.parcel(parcel_id).pk, who=self.who()))
+        return self.parcel_answer(parcel_reserve(parcel_id=self.parcel(parcel_id).pk, who=self.who()))
 
 
 class ParcelRedirectView(WriteView):
@@ -235,7 +239,7 @@ class ParcelRedirectView(WriteView):
     def post(self, request: Request, parcel_id: int) -> Response:
         parcel = self.parcel(parcel_id)
         data = validated(s.ParcelRedirectIn, request.data)
-        return _parcel_answer(parcel_redirect(parcel_id=parcel.pk, site=data["site_id"], who=self.who()))
+        return self.parcel_answer(parcel_redirect(parcel_id=parcel.pk, site=data["site_id"], who=self.who()))
 
 
 class ParcelExtendView(WriteView):
@@ -247,7 +251,7 @@ class ParcelExtendView(WriteView):
         parcel = self.parcel(parcel_id)
         data = validated(s.ParcelExtendIn, request.data)
         extension = timedelta(hours=data["hours"]) if "hours" in data else None
-        return _parcel_answer(parcel_extend(parcel_id=parcel.pk, who=self.who(), extension=extension))
+        return self.parcel_answer(parcel_extend(parcel_id=parcel.pk, who=self.who(), extension=extension))
 
 
 # --- returns -------------------------------------------------------------------------------
