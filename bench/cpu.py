@@ -124,11 +124,12 @@ def wake_up_round_trip_us(*, across_cores: bool, trips: int = 10_000) -> float |
     the two pinned to two cores or both to one. None where processes cannot be pinned, or
     across cores on a machine with one.
 
-    A hot path's request wakes other processes and threads more often than the bare view's
-    (Redis, the PostgreSQL backend, the other worker thread waiting for the interpreter), so
-    a machine on which a wake-up is dear gives the hot paths a smaller share of the bare
-    view's throughput. A round trip is two wake-ups; in a virtual machine each one across
-    cores is an interrupt between virtual CPUs, and wakes the other CPU too if it was idle.
+    A request wakes other processes and threads several times (Redis, the PostgreSQL
+    backend, the worker's other thread waiting for the interpreter), a hot path's more often
+    than the bare view's, and what a wake-up costs differs between machines of one kind: the
+    bench prints both figures so runs on different machines can be told apart. A round trip
+    is two wake-ups; in a virtual machine each one across cores is an interrupt between
+    virtual CPUs, and wakes the other CPU too if it was idle.
     """
     allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
     cores = allowed[:2] if across_cores else allowed[:1] * 2
