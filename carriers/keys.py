@@ -65,7 +65,11 @@ def api_key_authenticate(plain: str) -> ApiKey | None:
     if api_key is None:
         return None
     now = timezone.now()
-    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_PRECISION)
+    stale_before = now - LAST_USED_PRECISION
+    if api_key.last_used_at is not None and api_key.last_used_at >= stale_before:
+        return api_key  # the row just read is fresh enough: no statement at all
+    # Conditional, so that of the requests racing at a minute's turn only one writes.
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before)
     if ApiKey.objects.filter(stale, pk=api_key.pk).update(last_used_at=now):
         api_key.last_used_at = now
     return api_key

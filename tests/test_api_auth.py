@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from carriers.keys import InvalidScopes, api_key_authenticate, api_key_create, api_key_revoke
+from carriers.keys import LAST_USED_PRECISION, InvalidScopes, api_key_authenticate, api_key_create, api_key_revoke
 from carriers.models import ApiKey
 from tests.partner_api_fixtures import *  # noqa: F403
 
@@ -20,6 +24,20 @@ def test_a_key_is_stored_only_as_a_hash_with_a_visible_prefix(carrier):
     assert issued.plain not in stored.secret_hash
     assert api_key_authenticate(issued.plain) == stored
     assert ApiKey.objects.get().last_used_at is not None
+
+
+def test_last_used_is_written_once_a_minute_and_a_fresh_key_costs_one_statement(carrier):
+    issued = api_key_create(partner=carrier, name="checkout", scopes=["read"])
+    api_key_authenticate(issued.plain)
+    first_use = ApiKey.objects.get().last_used_at
+    with CaptureQueriesContext(connection) as fresh:
+        assert api_key_authenticate(issued.plain) is not None
+    assert len(fresh) == 1  # the look-up; the minute-old mark is left as it is
+    assert ApiKey.objects.get().last_used_at == first_use
+
+    ApiKey.objects.update(last_used_at=first_use - LAST_USED_PRECISION - timedelta(seconds=1))
+    used = api_key_authenticate(issued.plain)
+    assert ApiKey.objects.get().last_used_at == used.last_used_at > first_use
 
 
 def test_unknown_scopes_are_refused(carrier):
