@@ -18,9 +18,12 @@ import ipaddress
 import json
 import secrets
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -291,14 +294,47 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery) -> None:
     )
 
 
+def _hand_off(partner_id: int) -> Callable[[], None]:
+    """The after-commit call that asks the task worker to send a partner's new events."""
+
+    def webhooks_dispatch_if_subscribed() -> None:
+        _pending_hand_offs().pop(partner_id, None)
+        # After the commit, so that the transaction holds its locks no longer for it.
+        if WebhookEndpoint.objects.filter(partner_id=partner_id, is_active=True).exists():
+            from django_q.tasks import async_task
+
+            async_task("carriers.tasks.webhooks_dispatch")
+
+    return webhooks_dispatch_if_subscribed
+
+
+_hand_offs = threading.local()
+
+
+def _pending_hand_offs() -> weakref.WeakValueDictionary[int, Callable[[], None]]:
+    """This thread's hand-offs waiting for their transaction's commit, by partner.
+
+    Held weakly: Django keeps the only strong reference in the transaction's commit hooks
+    and drops it when the transaction (or the savepoint that registered it) rolls back,
+    which removes the entry, so the next transaction registers its own.
+    """
+    if not hasattr(_hand_offs, "pending"):
+        _hand_offs.pending = weakref.WeakValueDictionary()
+    return _hand_offs.pending
+
+
 def dispatch_after_commit(sender: type[PartnerEvent], instance: PartnerEvent, created: bool, **kwargs: object) -> None:
-    """post_save of a PartnerEvent: queue the dispatch task once its transaction commits."""
+    """post_save of a PartnerEvent: queue the dispatch task once its transaction commits.
+
+    One hand-off per partner and transaction, however many events it writes (an
+    announcement with a reservation writes two): the task sends every pending event.
+    """
     if not created or not settings.WEBHOOK_DISPATCH_ON_COMMIT:
         return
-    if not WebhookEndpoint.objects.filter(partner_id=instance.partner_id, is_active=True).exists():
+    pending = _pending_hand_offs()
+    if instance.partner_id in pending:
         return
-    from django_q.tasks import async_task
-
+    hand_off = pending[instance.partner_id] = _hand_off(instance.partner_id)
     # robust: a broker outage must not turn the committed change into a 500; the
     # one-minute sweep sends what this hand-off missed.
-    transaction.on_commit(lambda: async_task("carriers.tasks.webhooks_dispatch"), robust=True)
+    transaction.on_commit(hand_off, robust=True)

@@ -213,7 +213,8 @@ def apply_transition(
             parcel.status_reason = change.reason
         for name, value in change.fields.items():
             setattr(parcel, name, value)
-        parcel.save()
+        # Only what a transition changes: the parcel was read under the lock just above.
+        parcel.save(update_fields=["status", "status_reason", *change.fields, "updated_at"])
         when = occurred_at or timezone.now()
         where = where or Where(compartment=parcel.compartment)
         record_event(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-from django.test import override_settings
+import uuid
 
-from carriers.models import WebhookEndpoint
+import pytest
+from django.db import transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from carriers.models import PartnerEvent, WebhookEndpoint
 from carriers.webhooks import webhook_deliveries_fan_out
 from tests.partner_api_fixtures import *  # noqa: F403
 
@@ -79,3 +83,52 @@ def test_a_broker_outage_after_commit_does_not_fail_the_write(api, parcel_body, 
     response = api.post("/api/v1/parcels/", parcel_body(), format="json")
     assert response.status_code == 201, response.content
     assert Parcel.objects.filter(pk=response.json()["id"]).exists()
+
+
+@pytest.fixture
+def queued_dispatches(monkeypatch) -> list[str]:
+    """The task names handed to the broker (the broker itself is not this test's business)."""
+    from django_q import tasks
+
+    queued: list[str] = []
+    monkeypatch.setattr(tasks, "async_task", lambda name, *args, **kwargs: queued.append(name))
+    return queued
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_announcement_with_a_reservation_hands_its_two_events_to_the_worker_once(
+    api, parcel_body, locker, queued_dispatches
+):
+    api.post("/api/v1/webhooks/", {"url": "https://hooks.example.com/"}, format="json")
+    response = api.post("/api/v1/parcels/", parcel_body(reserve=True), format="json")
+    assert response.status_code == 201, response.content
+    assert sorted(PartnerEvent.objects.values_list("type", flat=True)) == ["parcel.announced", "parcel.reserved"]
+    assert queued_dispatches == ["carriers.tasks.webhooks_dispatch"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partner_without_an_active_endpoint_queues_nothing(api, parcel_body, locker, queued_dispatches):
+    created = api.post("/api/v1/webhooks/", {"url": "https://hooks.example.com/"}, format="json").json()
+    WebhookEndpoint.objects.filter(pk=created["id"]).update(is_active=False)
+    assert api.post("/api/v1/parcels/", parcel_body(reserve=True), format="json").status_code == 201
+    assert queued_dispatches == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_events_hand_off_does_not_stand_in_for_the_next_transactions(carrier, queued_dispatches):
+    WebhookEndpoint.objects.create(partner=carrier, url="https://hooks.example.com/", secret="whsec_test")
+
+    def event() -> PartnerEvent:
+        return PartnerEvent.objects.create(id=uuid.uuid4(), partner=carrier, type="parcel.announced",
+                                           occurred_at=timezone.now(), payload={})
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        event()
+        raise RuntimeError("the write fails after its event")
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():  # a savepoint rolled back, its hand-off too
+            event()
+            raise RuntimeError("the inner write fails")
+        assert queued_dispatches == []
+        event()
+    assert queued_dispatches == ["carriers.tasks.webhooks_dispatch"]

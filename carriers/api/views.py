@@ -76,7 +76,7 @@ class PartnerView(APIView):
         Scoped by the key's partner, already loaded, not by the parcel's, which a service's
         answer has not loaded.
         """
-        return Response(s.ParcelOut(self.parcels().get(pk=parcel.pk)).data, status=http_status)
+        return Response(s.parcel_out(self.parcels().get(pk=parcel.pk)), status=http_status)
 
 
 class WriteView(PartnerView):
@@ -193,7 +193,7 @@ class ParcelDetailView(PartnerView):
     @extend_schema(operation_id="parcels_retrieve", responses=s.ParcelOut, summary="One of your parcels",
                    examples=[examples.PARCEL_OUT])
     def get(self, request: Request, parcel_id: int) -> Response:
-        return Response(s.ParcelOut(self.parcel(parcel_id)).data)
+        return Response(s.parcel_out(self.parcel(parcel_id)))
 
 
 class ParcelByReferenceView(PartnerView):
@@ -204,7 +204,7 @@ class ParcelByReferenceView(PartnerView):
         parcel = self.parcels().filter(external_reference=reference).order_by("-id").first()
         if parcel is None:
             raise Http404
-        return Response(s.ParcelOut(parcel).data)
+        return Response(s.parcel_out(parcel))
 
 
 class ParcelTimelineView(PartnerView):
@@ -275,7 +275,7 @@ class ReturnAnnounceView(WriteView):
             external_reference=data["external_reference"], who=self.who(),
         )
         parcel = self.parcel(parcel.pk)
-        body = {"parcel": s.ParcelOut(parcel).data, "dropoff_code": s.DropOffCodeOut(_dropoff_code(parcel)).data}
+        body = {"parcel": s.parcel_out(parcel), "dropoff_code": s.DropOffCodeOut(_dropoff_code(parcel)).data}
         return Response(body, status=status.HTTP_201_CREATED)
 
 
