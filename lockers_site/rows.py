@@ -1,8 +1,9 @@
-"""Hand-written joins for the device hot paths, loaded into model instances as the ORM would.
+"""Hand-written joins for the hot paths, loaded into model instances as the ORM would.
 
 Compiling a join of three or four models took the ORM 1 to 2.5 ms of CPU per query on
 the benchmark machine, several times the query itself (docs/performance.md), and the
-two busiest requests of the network make such a join on every call. Here the SQL is
+two busiest requests of the network make such a join on every call, as does every
+reservation and deposit when it looks for a free door (`parcels.allocation`). Here the SQL is
 written once, its column lists come from the models' own metadata (so a renamed
 column cannot drift), and each row is loaded as `Model.from_db` would after the
 database converters the ORM would apply. Fields not selected are deferred: reading
@@ -220,9 +221,9 @@ def _cursor() -> Iterator[Any]:
         yield kept()
 
 
-def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Every row of `sql`, as the database driver returns it."""
-    with _cursor() as cursor, _prepared():
+def execute(sql: str, params: Sequence[Any], *, prepare: bool = True) -> list[tuple[Any, ...]]:
+    """Every row of `sql`, as the database driver returns it (`prepare` as for `write`)."""
+    with _cursor() as cursor, (_prepared() if prepare else contextlib.nullcontext()):
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -247,9 +248,10 @@ def write(sql: str, params: Sequence[Any], *, prepare: bool = True) -> int:
         return cursor.rowcount
 
 
-def fetch(sql: str, params: Sequence[Any], parts: Sequence[Part]) -> list[list[models.Model | None]]:
+def fetch(sql: str, params: Sequence[Any], parts: Sequence[Part], *,
+          prepare: bool = True) -> list[list[models.Model | None]]:
     """Run `sql` and load every row into one instance per part."""
-    return [load_row(parts, row) for row in execute(sql, params)]
+    return [load_row(parts, row) for row in execute(sql, params, prepare=prepare)]
 
 
 def column(model: type[models.Model], name: str) -> str:

@@ -22,7 +22,7 @@ from notifications.models import Notification
 from notifications.services import notifications_enqueue
 
 from . import codes
-from .allocation import compartment_take, fitting_free_compartments, fitting_size_classes
+from .allocation import DoorScope, compartment_take, fitting_size_classes
 from .errors import (
     CodeRefused,
     DuplicateTrackingNumber,
@@ -169,7 +169,7 @@ def parcel_announce(
         if reserve:
             # What `parcel_reserve` reads and checks again is in hand: the parcel was just
             # announced at a site that takes it, and the sizes it fits were just read.
-            parcel = _reserve_in(parcel, Q(locker__site=site), who, sizes=sizes)
+            parcel = _reserve_in(parcel, DoorScope(site_id=site.pk), who, sizes=sizes)
     return parcel
 
 
@@ -180,18 +180,17 @@ def _record_birth(parcel: Parcel, who: Who) -> None:
     )
 
 
-def _reserve_in(parcel: Parcel, doors_scope: Q, who: Who, action: str = "reserve",
+def _reserve_in(parcel: Parcel, scope: DoorScope, who: Who, action: str = "reserve",
                 sizes: list[SizeClass] | None = None) -> Parcel:
-    """Hold a door of `doors_scope` for `parcel`, of the `sizes` it fits if the caller has them."""
+    """Hold a door in `scope` for `parcel`, of the `sizes` it fits if the caller has them."""
     sizes = fitting_size_classes(parcel) if sizes is None else sizes
-    doors = fitting_free_compartments(parcel, sizes).filter(doors_scope)
     hold_until = timezone.now() + settings.RESERVATION_HOLD
 
     def assign(door: Compartment) -> Parcel:
         change = Change(fields={"compartment": door, "hold_expires_at": hold_until})
         return apply_transition(parcel.pk, action, who=who, where=Where(compartment=door), change=change)
 
-    return compartment_take(parcel, doors, assign)
+    return compartment_take(parcel, sizes, scope, assign)
 
 
 def parcel_reserve(*, parcel_id: int, who: Who) -> Parcel:
@@ -206,7 +205,7 @@ def parcel_reserve(*, parcel_id: int, who: Who) -> Parcel:
         if parcel.status != ParcelStatus.ANNOUNCED:
             raise TransitionNotAllowed(f"Only an announced parcel can be reserved; this one is {parcel.status}.")
         _check_site_accepts(parcel.site, parcel.partner, parcel.kind)
-        return _reserve_in(parcel, Q(locker__site=parcel.site), who)
+        return _reserve_in(parcel, DoorScope(site_id=parcel.site_id), who)
 
 
 def holds_release_expired(*, now: datetime | None = None) -> int:
@@ -284,7 +283,7 @@ def deposit_door_assign(*, parcel_id: int, locker: Locker, who: Who) -> Compartm
             _site_check_for_locker(parcel, locker)
             if parcel.status == ParcelStatus.ANNOUNCED:
                 _check_site_accepts(parcel.site, parcel.partner, parcel.kind)
-                return _reserve_in(parcel, Q(locker=locker), who).compartment
+                return _reserve_in(parcel, DoorScope(locker_id=locker.pk), who).compartment
             if parcel.status != ParcelStatus.RESERVED:
                 raise TransitionNotAllowed(
                     f"Parcel {parcel.tracking_number} is {parcel.status}, not awaiting deposit."
@@ -292,7 +291,7 @@ def deposit_door_assign(*, parcel_id: int, locker: Locker, who: Who) -> Compartm
             held = parcel.compartment
             if held.locker_id == locker.pk and held.condition == Compartment.Condition.OK:
                 return held
-            return _move_to_other_door(parcel, Q(locker=locker), who, reason="", larger_than=None)
+            return _move_to_other_door(parcel, DoorScope(locker_id=locker.pk), who, reason="", larger_than=None)
     except NoFittingCompartment:
         _deposit_refuse(parcel_id, who, ExceptionReason.NO_FITTING_COMPARTMENT, Where(locker_id=locker.pk))
         raise
@@ -305,10 +304,9 @@ def _deposit_refuse(parcel_id: int, who: Who, reason: str, where: Where) -> None
 
 
 def _move_to_other_door(
-    parcel: Parcel, scope: Q, who: Who, *, reason: str, larger_than: SizeClass | None
+    parcel: Parcel, scope: DoorScope, who: Who, *, reason: str, larger_than: SizeClass | None
 ) -> Compartment:
     sizes = fitting_size_classes(parcel, larger_than=larger_than)
-    doors = fitting_free_compartments(parcel, sizes).filter(scope)
     old = parcel.compartment
 
     def assign(door: Compartment) -> Parcel:
@@ -318,7 +316,7 @@ def _move_to_other_door(
         )
         return apply_transition(parcel.pk, "change_door", who=who, where=Where(compartment=door), change=change)
 
-    return compartment_take(parcel, doors, assign).compartment
+    return compartment_take(parcel, sizes, scope, assign).compartment
 
 
 DOOR_PROBLEMS = {
@@ -348,7 +346,8 @@ def deposit_door_problem(*, parcel_id: int, problem: str, who: Who) -> Compartme
             if condition:
                 compartments_set_condition(compartment_ids=[door.pk], condition=condition)
             larger_than = door.size_class if problem == "too_small" else None
-            return _move_to_other_door(parcel, Q(locker_id=door.locker_id), who, reason=reason, larger_than=larger_than)
+            return _move_to_other_door(parcel, DoorScope(locker_id=door.locker_id), who, reason=reason,
+                                       larger_than=larger_than)
     except (NoFittingCompartment, ParcelTooBig):
         # ParcelTooBig: "too small" at the network's largest size; the courier keeps it.
         # The door's new condition stands (it was rolled back with the failed move, so set it again).
@@ -879,7 +878,8 @@ def dropoff_code_verify(*, locker: Locker, pin: str | None = None, qr_token: str
     def open_door(parcels: list[Parcel]) -> None:
         parcel = parcels[0]
         if parcel.compartment_id is None:
-            _move_to_other_door(parcel, Q(locker=locker), Who(Actor.RECIPIENT), reason="", larger_than=None)
+            _move_to_other_door(parcel, DoorScope(locker_id=locker.pk), Who(Actor.RECIPIENT), reason="",
+                                larger_than=None)
         _code_use(parcel.pickup_code, timezone.now())
 
     parcel, *_ = _code_opening(locker=locker, pin=pin, qr_token=qr_token, purpose=PickupCode.Purpose.DROP_OFF,

@@ -9,13 +9,15 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from carriers.models import PartnerEvent
-from lockers.models import Compartment, Site
+from lockers.models import Compartment, Locker, Site
 from notifications.messages import message_render
 from notifications.models import Notification
 from parcels import codes, services
+from parcels.allocation import DoorScope, _lock_first_free, fitting_free_compartments, fitting_size_classes
 from parcels.errors import (
     CodeRefused,
     DuplicateTrackingNumber,
@@ -36,6 +38,49 @@ def test_it_reserves_the_smallest_fitting_door(announce, locker, sizes):
     parcel = announce(spec=ParcelSpec(length_mm=300, width_mm=150, height_mm=150, weight_g=2000), reserve=True)
     assert parcel.compartment.size_class == sizes["m"]
     assert parcel.hold_expires_at is not None
+
+
+@pytest.mark.parametrize("scope_by", ["site", "locker"])
+def test_the_written_out_door_search_takes_the_door_the_orms_definition_of_free_puts_first(
+    announce, site, make_locker, sizes, scope_by
+):
+    """`allocation._lock_first_free` spells out `fitting_free_compartments` in SQL: both, on doors of
+    every kind (out of service, held, in a decommissioned locker or a site under maintenance,
+    chilled, low, of each size), for parcels of every need, give the same door, and none once
+    the doors run out."""
+    # Row 1 is too low to reach from a wheelchair: B1 is the one small door that is not accessible.
+    first, second = make_locker("l m s s\ns l m"), make_locker("chilled: s m\nm l")
+    retired = make_locker("s s s")
+    Locker.objects.filter(pk=retired.pk).update(status=Locker.Status.DECOMMISSIONED)
+    Compartment.objects.filter(pk=first.compartments.order_by("column", "row").first().pk).update(
+        condition=Compartment.Condition.OUT_OF_SERVICE)
+    needs = [ParcelSpec(size_class=sizes["s"], needs_accessible=True), ParcelSpec(size_class=sizes["s"]),
+             ParcelSpec(size_class=sizes["s"], temperature_need="chilled"), ParcelSpec(size_class=sizes["l"])]
+    scope, orm_scope = ((DoorScope(site_id=site.pk), Q(locker__site=site)) if scope_by == "site"
+                        else (DoorScope(locker_id=second.pk), Q(locker=second)))
+
+    def both(parcel: Parcel) -> tuple[Compartment | None, Compartment | None]:
+        fitting = fitting_size_classes(parcel)
+        with transaction.atomic():
+            found = _lock_first_free(parcel, fitting, scope, lost=[])
+        expected = fitting_free_compartments(parcel, fitting).filter(orm_scope).first()
+        if found is not None:
+            assert (found.locker, found.size_class) == (expected.locker, expected.size_class)
+        return found, expected
+
+    parcel = announce(spec=needs[1])
+    Site.objects.filter(pk=site.pk).update(status=Site.Status.MAINTENANCE)
+    assert both(parcel) == (None, None)
+    Site.objects.filter(pk=site.pk).update(status=Site.Status.ACTIVE)
+    taken = 0
+    for turn in range(30):
+        parcel = announce(spec=needs[turn % len(needs)])
+        found, expected = both(parcel)
+        assert found == expected, (turn, found, expected)
+        if found is not None:
+            Parcel.objects.filter(pk=parcel.pk).update(status=ParcelStatus.RESERVED, compartment=found)
+            taken += 1
+    assert 0 < taken < 30  # doors were given, then ran out: "none" was compared as well
 
 
 def test_it_keeps_low_doors_for_those_who_need_them(announce, locker):
