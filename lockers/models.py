@@ -203,7 +203,11 @@ class CompartmentQuerySet(models.QuerySet):
         return self.annotate(occupied=Exists(Parcel.objects.filter(compartment=OuterRef("pk"))))
 
     def free(self) -> CompartmentQuerySet:
-        """Usable doors that no active parcel holds: the only definition of 'free'."""
+        """Usable doors that no active parcel holds: what 'free' means.
+
+        Taking a door spells the same out in SQL (`parcels.allocation._first_free_door_sql`,
+        planned once per connection); a test runs both on the same doors. Change them together.
+        """
         return self.usable().with_occupied().filter(occupied=False)
 
 
