@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from carriers.models import Partner
@@ -270,16 +270,28 @@ def _site_check_for_locker(parcel: Parcel, locker: Locker) -> None:
         raise SiteUnavailable(f"Parcel {parcel.tracking_number} is addressed to another site.")
 
 
+def parcels_for_deposit() -> QuerySet[Parcel]:
+    """Parcels with what choosing their deposit door reads: their site, partner, held door and size."""
+    return Parcel.objects.select_related("site", "partner", "compartment", "size_class")
+
+
 def deposit_door_assign(*, parcel_id: int, locker: Locker, who: Who) -> Compartment:
-    """The door a courier should put the parcel in at `locker`: its held door, or a new one.
+    """`deposit_door_for` the parcel `parcel_id`."""
+    return deposit_door_for(parcel=parcels_for_deposit().get(pk=parcel_id), locker=locker, who=who)
+
+
+def deposit_door_for(*, parcel: Parcel, locker: Locker, who: Who) -> Compartment:
+    """The door a courier should put `parcel` (read from `parcels_for_deposit`) in at `locker`:
+    its held door, or a new one.
 
     An announced parcel gets a door here now; a parcel held in another locker of the
     same site moves to a fitting door of this one. If no door fits, the courier keeps
     the parcel: the refusal is recorded with its reason and `NoFittingCompartment` raised.
+    The parcel need not be read under a lock: the transition that gives it a door reads
+    it again under one and refuses a status that changed meanwhile.
     """
     try:
         with transaction.atomic():
-            parcel = Parcel.objects.select_related("site", "partner", "compartment", "size_class").get(pk=parcel_id)
             _site_check_for_locker(parcel, locker)
             if parcel.status == ParcelStatus.ANNOUNCED:
                 _check_site_accepts(parcel.site, parcel.partner, parcel.kind)
@@ -293,7 +305,7 @@ def deposit_door_assign(*, parcel_id: int, locker: Locker, who: Who) -> Compartm
                 return held
             return _move_to_other_door(parcel, DoorScope(locker_id=locker.pk), who, reason="", larger_than=None)
     except NoFittingCompartment:
-        _deposit_refuse(parcel_id, who, ExceptionReason.NO_FITTING_COMPARTMENT, Where(locker_id=locker.pk))
+        _deposit_refuse(parcel.pk, who, ExceptionReason.NO_FITTING_COMPARTMENT, Where(locker_id=locker.pk))
         raise
 
 

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from carriers.services import courier_credential_create
 from lockers.models import Site
 from parcels.services import Recipient, code_secrets
 from tests.device_support import deposited
@@ -40,6 +41,13 @@ STORE_QUERIES = {"database store": 4, "redis store": 0}
 # the question whether the partner has a webhook endpoint, asked once the announcement has
 # committed, which the test's transaction never does.
 ANNOUNCE_WITH_RESERVATION_QUERIES = 27
+# A courier's deposit of an announced parcel: 13 statements in production (the session's badge,
+# the parcel with its site, partner and size, the sizes, the free door, the transition's
+# read and write, its custody and partner events, two savepoints set and released, and
+# whether the partner has a webhook endpoint, asked after the commit, which the test's
+# transaction never does); here the deposit's own transaction is a savepoint too (two more).
+# Plus the credential and the nonce.
+COURIER_DEPOSIT_QUERIES = 18
 # Sites near the point, their count, and their doors and free doors in one grouped query.
 SITE_SEARCH_QUERIES = 4
 
@@ -93,6 +101,19 @@ def test_a_heartbeat_is_answered_in_a_fixed_number_of_queries(device, announce, 
         answer = device.post("heartbeat", HEARTBEAT)
 
     assert answer.status_code == 200, answer.content
+
+
+def test_a_courier_deposit_takes_a_fixed_number_of_queries(device, announce, carrier, django_assert_num_queries,
+                                                           store_queries):
+    courier_credential_create(partner=carrier, courier_name="Cory Courier", badge_number="B-1001", pin="4711")
+    session = device.post("courier/sign-in", {"badge_number": "B-1001", "pin": "4711"}).json()["session"]
+    parcel = announce()
+
+    with django_assert_num_queries(COURIER_DEPOSIT_QUERIES - STORE_QUERIES["database store"] + store_queries):
+        answer = device.post("courier/deposit", {"session": session, "tracking_number": parcel.tracking_number})
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["parcel_id"] == parcel.pk
 
 
 @pytest.mark.postgres

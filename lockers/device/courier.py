@@ -126,12 +126,14 @@ def courier_deposit_door(
 ) -> tuple[Parcel, Compartment]:
     """The door for a scanned parcel of the courier's partner: its held door or a fitting one.
 
-    Raises `ParcelNotFound`, and the parcel errors of `deposit_door_assign`.
+    Raises `ParcelNotFound`, and the parcel errors of `deposit_door_for`.
     """
-    parcel = Parcel.objects.filter(partner_id=credential.partner_id, tracking_number=tracking_number.strip()).first()
+    parcel = parcel_services.parcels_for_deposit().filter(
+        partner_id=credential.partner_id, tracking_number=tracking_number.strip()
+    ).first()
     if parcel is None:
         raise ParcelNotFound(f"No parcel {tracking_number} of {credential.partner.name}.")
-    door = parcel_services.deposit_door_assign(parcel_id=parcel.pk, locker=locker, who=_courier_who(credential))
+    door = parcel_services.deposit_door_for(parcel=parcel, locker=locker, who=_courier_who(credential))
     return parcel, door
 
 
