@@ -120,7 +120,8 @@ def _lock_first_free(parcel: Parcel, sizes: list[SizeClass], scope: DoorScope, l
     sql = _first_free_door_sql(sizes=len(sizes), lost=len(lost), accessible_only=parcel.needs_accessible,
                                by_locker=scope.locker_id is not None,
                                lock=connection.features.has_select_for_update_skip_locked)
-    params = [*(size.pk for size in sizes), parcel.temperature_need, scope.locker_id or scope.site_id, *lost]
+    place = scope.locker_id if scope.locker_id is not None else scope.site_id
+    params = [*(size.pk for size in sizes), parcel.temperature_need, place, *lost]
     # The text varies with the lost doors: a statement with them is not kept prepared.
     found = rows.fetch(sql, params, (_DOOR, _LOCKER), prepare=not lost)
     if not found:

@@ -47,7 +47,7 @@ def test_the_written_out_door_search_takes_the_door_the_orms_definition_of_free_
     """`allocation._lock_first_free` spells out `fitting_free_compartments` in SQL: both, on doors of
     every kind (out of service, held, in a decommissioned locker or a site under maintenance,
     chilled, low, of each size), for parcels of every need, give the same door, and none once
-    the doors run out."""
+    the doors run out; and the same next door when the first was lost to a racing transaction."""
     # Row 1 is too low to reach from a wheelchair: B1 is the one small door that is not accessible.
     first, second = make_locker("l m s s\ns l m"), make_locker("chilled: s m\nm l")
     retired = make_locker("s s s")
@@ -66,6 +66,11 @@ def test_the_written_out_door_search_takes_the_door_the_orms_definition_of_free_
         expected = fitting_free_compartments(parcel, fitting).filter(orm_scope).first()
         if found is not None:
             assert (found.locker, found.size_class) == (expected.locker, expected.size_class)
+            # A door lost to a racing transaction is passed over for the next best.
+            with transaction.atomic():
+                after_lost = _lock_first_free(parcel, fitting, scope, lost=[found.pk])
+            assert after_lost == fitting_free_compartments(parcel, fitting).filter(orm_scope).exclude(
+                pk=found.pk).first()
         return found, expected
 
     parcel = announce(spec=needs[1])
