@@ -125,9 +125,12 @@ def _new_parcel(
     *, partner: Partner, kind: str, status: str, tracking_number: str, external_reference: str,
     site: Site, recipient: Recipient, spec: ParcelSpec,
 ) -> tuple[Parcel, list[SizeClass]]:
-    """The parcel, saved, and the size classes it fits, smallest first."""
-    if Parcel.objects.filter(partner=partner, tracking_number=tracking_number).exists():
-        raise DuplicateTrackingNumber(f"Tracking number {tracking_number} is already in use.")
+    """The parcel, saved, and the size classes it fits, smallest first.
+
+    A tracking number the partner already uses is refused by the insert's unique
+    constraint, not asked about before it: the question cost every announcement a
+    statement, and only a refused one asks it now.
+    """
     seed = codes.new_seed()
     parcel = Parcel(
         partner=partner, kind=kind, status=status, tracking_number=tracking_number,
@@ -143,7 +146,9 @@ def _new_parcel(
         with transaction.atomic():
             parcel.save()
     except IntegrityError as error:
-        raise DuplicateTrackingNumber(f"Tracking number {tracking_number} is already in use.") from error
+        if Parcel.objects.filter(partner=partner, tracking_number=tracking_number).exists():
+            raise DuplicateTrackingNumber(f"Tracking number {tracking_number} is already in use.") from error
+        raise
     return parcel, sizes
 
 

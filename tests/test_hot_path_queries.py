@@ -36,11 +36,11 @@ HEARTBEAT_QUERIES = {"postgresql": 7, "sqlite": 10}
 # (in a savepoint here, as the test holds a transaction: three queries); with Redis
 # (production) the credential and the nonce cost no query.
 STORE_QUERIES = {"database store": 4, "redis store": 0}
-# An announcement with a reservation and an idempotency key: 23 statements in production,
+# An announcement with a reservation and an idempotency key: 22 statements in production,
 # and the savepoints of the test's own transaction and the new key's first-use mark, less
 # the question whether the partner has a webhook endpoint, asked once the announcement has
 # committed, which the test's transaction never does.
-ANNOUNCE_WITH_RESERVATION_QUERIES = 27
+ANNOUNCE_WITH_RESERVATION_QUERIES = 26
 # A courier's deposit of an announced parcel: 13 statements in production (the session's badge,
 # the parcel with its site, partner and size, the sizes, the free door, the transition's
 # read and write, its custody and partner events, two savepoints set and released, and
