@@ -198,6 +198,12 @@ def _reserve_in(parcel: Parcel, scope: DoorScope, who: Who, action: str = "reser
     return compartment_take(parcel, sizes, scope, assign)
 
 
+def parcels_for_allocation() -> QuerySet[Parcel]:
+    """Parcels with what giving one a door reads: its site and partner (whether the site takes
+    it), its size class (the sizes it fits), and the door it holds with that door's size."""
+    return Parcel.objects.select_related("site", "partner", "size_class", "compartment__size_class")
+
+
 def parcel_reserve(*, parcel_id: int, who: Who) -> Parcel:
     """Hold the smallest fitting free door at the parcel's site for the hold window.
 
@@ -205,8 +211,7 @@ def parcel_reserve(*, parcel_id: int, who: Who) -> Parcel:
     `NoFittingCompartment` (with nearby sites that have room). Changes nothing on error.
     """
     with transaction.atomic():
-        # The size class too: the sizes the parcel fits are worked out from it.
-        parcel = Parcel.objects.select_related("site", "partner", "size_class").get(pk=parcel_id)
+        parcel = parcels_for_allocation().get(pk=parcel_id)
         if parcel.status != ParcelStatus.ANNOUNCED:
             raise TransitionNotAllowed(f"Only an announced parcel can be reserved; this one is {parcel.status}.")
         _check_site_accepts(parcel.site, parcel.partner, parcel.kind)
@@ -275,18 +280,13 @@ def _site_check_for_locker(parcel: Parcel, locker: Locker) -> None:
         raise SiteUnavailable(f"Parcel {parcel.tracking_number} is addressed to another site.")
 
 
-def parcels_for_deposit() -> QuerySet[Parcel]:
-    """Parcels with what choosing their deposit door reads: their site, partner, held door and size."""
-    return Parcel.objects.select_related("site", "partner", "compartment", "size_class")
-
-
 def deposit_door_assign(*, parcel_id: int, locker: Locker, who: Who) -> Compartment:
     """`deposit_door_for` the parcel `parcel_id`."""
-    return deposit_door_for(parcel=parcels_for_deposit().get(pk=parcel_id), locker=locker, who=who)
+    return deposit_door_for(parcel=parcels_for_allocation().get(pk=parcel_id), locker=locker, who=who)
 
 
 def deposit_door_for(*, parcel: Parcel, locker: Locker, who: Who) -> Compartment:
-    """The door a courier should put `parcel` (read from `parcels_for_deposit`) in at `locker`:
+    """The door a courier should put `parcel` (read from `parcels_for_allocation`) in at `locker`:
     its held door, or a new one.
 
     An announced parcel gets a door here now; a parcel held in another locker of the
@@ -356,7 +356,7 @@ def deposit_door_problem(*, parcel_id: int, problem: str, who: Who) -> Compartme
     condition, reason = DOOR_PROBLEMS[problem]
     try:
         with transaction.atomic():
-            parcel = Parcel.objects.select_related("site", "compartment__size_class").get(pk=parcel_id)
+            parcel = parcels_for_allocation().get(pk=parcel_id)
             if parcel.status != ParcelStatus.RESERVED:
                 raise TransitionNotAllowed(f"Parcel {parcel.tracking_number} holds no door to report on.")
             door = parcel.compartment

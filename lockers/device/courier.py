@@ -128,7 +128,7 @@ def courier_deposit_door(
 
     Raises `ParcelNotFound`, and the parcel errors of `deposit_door_for`.
     """
-    parcel = parcel_services.parcels_for_deposit().filter(
+    parcel = parcel_services.parcels_for_allocation().filter(
         partner_id=credential.partner_id, tracking_number=tracking_number.strip()
     ).first()
     if parcel is None:
